@@ -437,3 +437,38 @@ def push_task(folder: str | os.PathLike, repo_id: str, private: bool = False,
     api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
                       commit_message=commit_message or "Upload hf_geommem task")
     return str(url)
+
+
+def materialize(builders: dict[str, Callable[[], TaskData]], out_dir: str | os.PathLike,
+                push: str | None = None, overwrite: bool = False, private: bool = False,
+                ) -> dict[str, Path]:
+    """Build each named task into ``out_dir/<name>`` (and push it), printing a summary.
+
+    With one task ``push`` is the repo id; with several, task ``name`` goes to
+    ``f"{push}-{name}"``. Used by ``dataset_scripts/``. Returns ``{name: folder}``."""
+    import time
+
+    out_dir = Path(out_dir)
+    for name in builders:  # refuse before building anything
+        check_output_dir(out_dir / name, overwrite)
+    done = {}
+    for name, make in builders.items():
+        t0 = time.perf_counter()
+        task = make()
+        folder = task.save_to_folder(out_dir / name, overwrite=overwrite)
+        print(f"== {name} ({time.perf_counter() - t0:.1f} s) -> {folder}")
+        print(task.summary())
+        if push:
+            repo = push if len(builders) == 1 else f"{push}-{name}"
+            print(f"pushed to {push_task(folder, repo, private=private)}")
+        done[name] = folder
+    return done
+
+
+def add_materialize_args(parser) -> None:
+    """The ``--out/--push/--private/--overwrite`` options shared by ``dataset_scripts/``."""
+    parser.add_argument("--out", default="datasets_out", help="parent folder of the datasets")
+    parser.add_argument("--push", metavar="REPO", help="push to this Hub dataset repo "
+                        "(several datasets: REPO-<name>)")
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--overwrite", action="store_true")

@@ -2,6 +2,7 @@
 
     hf-geommem build path-star --degree 300 --length 5 --out data/g300_5
     hf-geommem build in-context --degree 10 --length 5 --out data/ic_10_5
+    hf-geommem train --dataset data/g300_5 --model gpt2-small --out runs/g300_5
     hf-geommem demo
 """
 
@@ -82,13 +83,96 @@ def build_parser() -> argparse.ArgumentParser:
         _add_task_options(p, family)
         p.set_defaults(func=_cmd_build)
 
-    demo = sub.add_parser("demo", help="the end-to-end demo on G(300,5)")
+    tr = sub.add_parser("train", help="train a model preset on a task folder")
+    tr.add_argument("--dataset", required=True, help="task folder (hf-geommem build)")
+    tr.add_argument("--model", default="gpt2-small", help="model preset (see --list-models)")
+    tr.add_argument("--out", required=True, help="run folder")
+    _add_train_options(tr)
+    tr.add_argument("--init-model", help="start from this saved model instead of a preset")
+    tr.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+                    help="resume from CHECKPOINT (default: the last one in --out)")
+    tr.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    tr.set_defaults(func=_cmd_train)
+
+    sub.add_parser("models", help="list the model presets").set_defaults(func=_cmd_models)
+
+    demo = sub.add_parser("demo", help="build G(300,5), train, evaluate, write card and report")
     demo.add_argument("--out", default="outputs/demo", help="output folder")
     demo.add_argument("--degree", type=int, default=300)
     demo.add_argument("--length", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--model", default="gpt2-small")
+    demo.add_argument("--max-steps", type=int, default=120)
+    demo.add_argument("--eval-steps", type=int, default=20)
     demo.set_defaults(func=_cmd_demo)
     return parser
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    from .training import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--recipe", choices=["mixed", "staged", "edges"], default=d.recipe)
+    p.add_argument("--path-loss", choices=["dataset", "full", "first_token"], default=d.path_loss)
+    p.add_argument("--stage1-steps", type=int, help="staged: edge-only steps (default half)")
+    p.add_argument("--lr", type=float, default=d.learning_rate)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
+    p.add_argument("--lr-scheduler", default=d.lr_scheduler,
+                   help="transformers scheduler name: constant, cosine, linear, ...")
+    p.add_argument("--max-steps", type=int, default=d.max_steps)
+    p.add_argument("--batch-size", type=int, help="per device (default: full batch)")
+    p.add_argument("--eval-steps", type=int, default=d.eval_steps)
+    p.add_argument("--eval-max-test-arms", type=int)
+    p.add_argument("--save-steps", type=int, help="checkpoint every N steps")
+    p.add_argument("--freeze-embeddings", action="store_true",
+                   help="associative control: token embeddings are not trained")
+    p.add_argument("--untied", action="store_true", help="separate unembedding")
+    p.add_argument("--embedding-init-std", type=float,
+                   help="token-embedding init std (1.0: the 'non-geometric' init)")
+    p.add_argument("--seed", type=int, default=d.seed)
+
+
+def _train_config(args: argparse.Namespace):
+    from .training import TrainConfig
+
+    return TrainConfig(
+        model=args.model, recipe=args.recipe, path_loss=args.path_loss,
+        stage1_steps=args.stage1_steps, learning_rate=args.lr, weight_decay=args.weight_decay,
+        warmup_ratio=args.warmup_ratio, lr_scheduler=args.lr_scheduler,
+        max_steps=args.max_steps, batch_size=args.batch_size, eval_steps=args.eval_steps,
+        eval_max_test_arms=args.eval_max_test_arms, save_steps=args.save_steps,
+        freeze_embeddings=args.freeze_embeddings, tie_embeddings=not args.untied,
+        embedding_init_std=args.embedding_init_std, seed=args.seed)
+
+
+def _print_final(final: dict) -> None:
+    keys = ("eval_exact_path", "eval_first_token", "train_exact_path", "edge_topk_recovery",
+            "chance")
+    print("final: " + ", ".join(f"{k}={100 * final[k]:.2f}%" for k in keys if k in final))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .builder import load_task
+    from .training import finish_run, train
+
+    config = _train_config(args)  # validates preset/recipe before loading anything
+    task = load_task(args.dataset)
+    result = train(task, args.out, config, resume_from_checkpoint=args.resume,
+                   overwrite=args.overwrite, init_model=args.init_model)
+    finish_run(result, task, Path(args.dataset).name)
+    _print_final(result.final)
+    print(f"model, tokenizer, metrics.jsonl, README.md (card) and report.md in {args.out}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .modeling import PRESETS
+
+    for p in PRESETS.values():
+        print(f"{p.name:16s} {p.arch:7s} layers={p.num_layers:<3d} width={p.width:<4d} "
+              f"heads={p.num_heads}")
+    return 0
 
 
 def _read_edge_file(path: str):
@@ -162,18 +246,35 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """build -> train -> evaluate -> card and report, on one CPU core in a few minutes."""
     from . import build_task, load_task
+    from .training import TrainConfig, finish_run, train
 
     out = Path(args.out)
-    data_dir = out / "data"
+    data_dir, run_dir = out / "data", out / "model"
     t0 = time.perf_counter()
+    print(f"[1/3] building path-star G({args.degree},{args.length}) -> {data_dir}")
     task = build_task("path_star", degree=args.degree, length=args.length, seed=args.seed)
     task.save_to_folder(data_dir, overwrite=True)
-    loaded = load_task(data_dir)
-    assert loaded.graph.same_as(task.graph)
-    print(loaded.summary())
-    print(f"dataset written to {data_dir} and reloaded in {time.perf_counter() - t0:.2f} s; "
-          f"chance for the first hop is 1/{args.degree} = {100 / args.degree:.2f}%")
+    task = load_task(data_dir)
+    print(task.summary())
+    print(f"[2/3] training {args.model} (mixed recipe, full batch, lr 1e-3) for "
+          f"{args.max_steps} steps -> {run_dir}")
+    config = TrainConfig(model=args.model, max_steps=args.max_steps, eval_steps=args.eval_steps,
+                         seed=args.seed)
+    result = train(task, run_dir, config, overwrite=True)
+    print("[3/3] writing the model card and report")
+    finish_run(result, task, data_dir.name)
+    print(f"{'step':>6} {'held-out exact':>15} {'held-out v1':>12} {'train exact':>12} "
+          f"{'edge top-k':>11}")
+    for r in result.history:
+        print(f"{r['step']:>6} {100 * r['eval_exact_path']:>14.1f}% "
+              f"{100 * r['eval_first_token']:>11.1f}% {100 * r['train_exact_path']:>11.1f}% "
+              f"{100 * r['edge_topk_recovery']:>10.1f}%")
+    _print_final(result.final)
+    print(f"chance for the first hop: 1/{args.degree} = {100 / args.degree:.2f}%")
+    print(f"done in {time.perf_counter() - t0:.0f} s: dataset {data_dir}, model {run_dir} "
+          f"(README.md card, report.md, curves.png, metrics.jsonl)")
     return 0
 
 

@@ -1,0 +1,103 @@
+"""Model cards and run reports for trained models (``model_cards/`` templates filled through
+``huggingface_hub.ModelCard``, with ``model-index`` results)."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from pathlib import Path
+from typing import Any
+
+from .modeling import PRESETS
+
+__all__ = ["model_card", "write_model_card", "write_report"]
+
+_METRIC_NAMES = {
+    "eval_exact_path": "held-out exact-path accuracy",
+    "eval_first_token": "held-out first-token accuracy",
+    "train_exact_path": "train exact-path accuracy",
+    "edge_topk_recovery": "top-k edge recovery",
+    "chance": "chance (1/d)",
+}
+
+
+def _fmt(v: Any) -> str:
+    return f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
+
+
+def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, Any],
+               dataset_name: str, num_parameters: int, train_seconds: float,
+               example_prompt: str = "[PATH] 0 [PAUSE]", path_length: int = 5):
+    """A filled ``huggingface_hub.ModelCard``; ``model-index`` lists the held-out exact-path
+    and first-token accuracies and chance."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    cfg = run["config"]
+    preset = PRESETS[cfg["model"]]
+    task_name = task_meta.get("task", "graph")
+    results = [EvalResult(task_type="text-generation", task_name="path finding",
+                          dataset_type=dataset_name, dataset_name=dataset_name,
+                          dataset_config="paths", dataset_split="test",
+                          metric_type=key, metric_name=_METRIC_NAMES[key],
+                          metric_value=round(float(final[key]), 6))
+               for key in ("eval_exact_path", "eval_first_token", "chance") if key in final]
+    name = f"{cfg['model']}-{task_name}-{cfg['recipe']}"
+    data = ModelCardData(library_name="transformers", license="mit", model_name=name,
+                         tags=["hf_geommem", "graph-memorization", "synthetic", preset.arch],
+                         datasets=[dataset_name], pipeline_tag="text-generation",
+                         eval_results=results or None)
+    table = "\n".join(f"| {_METRIC_NAMES[k]} | {_fmt(final[k])} |" for k in _METRIC_NAMES
+                      if k in final)
+    emb = ("frozen (associative control)" if cfg["freeze_embeddings"] else "trained") + (
+        ", tied" if cfg["tie_embeddings"] else ", untied")
+    if cfg.get("embedding_init_std"):
+        emb += f", N(0, {cfg['embedding_init_std']}) init"
+    template = importlib.resources.files("hf_geommem.model_cards") / "model_card.md"
+    return ModelCard.from_template(
+        data, template_str=template.read_text(), model_name=name, architecture=preset.arch,
+        preset=cfg["model"], num_parameters=f"{num_parameters:,}", dataset_name=dataset_name,
+        results_table=table or "| (no evaluation) | |",
+        chance=_fmt(final.get("chance", float("nan"))), recipe=cfg["recipe"],
+        path_loss=cfg["path_loss"], learning_rate=cfg["learning_rate"],
+        weight_decay=cfg["weight_decay"], lr_scheduler=cfg["lr_scheduler"],
+        max_steps=cfg["max_steps"], batch_size=cfg["batch_size"] or "full",
+        embedding_note=emb, seed=cfg["seed"], train_seconds=f"{train_seconds:.0f}",
+        repo_hint=f"<user>/{name}", example_prompt=example_prompt, path_length=path_length)
+
+
+def write_model_card(output_dir: str | Path, final: dict[str, Any], task: Any,
+                     dataset_name: str, model: Any, train_seconds: float) -> Path:
+    """Fill the template for a finished run and write ``<output_dir>/README.md``."""
+    output_dir = Path(output_dir)
+    run = json.loads((output_dir / "geommem_run.json").read_text())
+    example, length = "[PATH] 0 [PAUSE]", 5
+    if "paths" in task:
+        row = task["paths"]["test"][0]
+        example, length = row["prompt"], len(row["target"])
+    card = model_card(final, run, task.metadata, dataset_name,
+                      sum(p.numel() for p in model.parameters()), train_seconds, example, length)
+    path = output_dir / "README.md"
+    card.save(path)
+    return path
+
+
+def write_report(output_dir: str | Path, history: list[dict[str, Any]], title: str,
+                 extra_lines: list[str] | None = None) -> Path:
+    """``report.md``: the evaluation table over training and a curve plot (``curves.png``)."""
+    from .plotting import plot_training_curves
+
+    output_dir = Path(output_dir)
+    keys = [k for k in ("eval_exact_path", "eval_first_token", "train_exact_path",
+                        "edge_topk_recovery") if history and k in history[-1]]
+    lines = [f"# {title}", "", *(extra_lines or []), "",
+             "| step | " + " | ".join(_METRIC_NAMES[k] for k in keys) + " |",
+             "|---" * (len(keys) + 1) + "|"]
+    for row in history:
+        lines.append(f"| {row['step']} | " + " | ".join(_fmt(row.get(k, float('nan')))
+                                                      for k in keys) + " |")
+    if history:
+        plot_training_curves(history, output_dir / "curves.png", title=title)
+        lines += ["", "![curves](curves.png)"]
+    path = output_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,260 @@
+"""Models for graph memory: named GPT-2 / Llama / Mamba presets and the tiny linear network.
+
+Presets (science.md section 3) are built from transformers configs, so every model saves, loads,
+generates and trains like any causal LM of the Hub:
+
+==================  ======  =====  =====  ===============================================
+preset              layers  width  heads  notes
+==================  ======  =====  =====  ===============================================
+gpt2-mid            12      384    8      the paper's GPT-mid (pre-LN, GELU 4x, tied, no dropout)
+gpt2-mid-784        12      784    8      its width-784 variant (G(10^4,10))
+llama-mid(-784)     12      384    8      Llama equivalents (SwiGLU, RMSNorm, RoPE)
+mamba-mid(-784)     12      384    -      MambaForCausalLM, d_state 16, d_conv 4, expand 2
+gpt2-small          2       128    4      CPU scale (G(300,5) in minutes)
+llama-small         2       128    4
+mamba-small         2       128    -
+gpt2-tiny           1       32     1      tiny-graph studies
+llama-tiny          1       32     1
+mamba-tiny          1       32     -
+linear-tiny         -       32     -      tied E, one D x D map W: logits = E W E^T
+==================  ======  =====  =====  ===============================================
+
+Switches for every preset: ``freeze_embeddings`` (the associative control), ``tie_embeddings``,
+and ``embedding_init_std`` (1.0 gives the paper's "non-geometric" N(0, 1) initialization instead
+of N(0, 0.02)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    GenerationMixin,
+    GPT2Config,
+    LlamaConfig,
+    MambaConfig,
+    PretrainedConfig,
+    PreTrainedModel,
+)
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+__all__ = [
+    "ModelPreset",
+    "PRESETS",
+    "LinearMemoryConfig",
+    "LinearMemoryForCausalLM",
+    "build_model",
+    "input_embeddings",
+]
+
+
+# ---------------------------------------------------------------------- linear network
+class LinearMemoryConfig(PretrainedConfig):
+    """Config of the no-attention "neural network" of the tiny studies.
+
+    Args:
+        vocab_size: tokens (special tokens + nodes).
+        hidden_size: embedding width ``D``.
+        initializer_range: std of the N(0, std) init of ``E`` and ``W``.
+        dropout: dropout on the embedding before ``W`` (a knob of the paper's study).
+        tie_word_embeddings: unembed with ``E`` (logits ``E W E^T``); else a separate table.
+    """
+
+    model_type = "geommem_linear"
+
+    def __init__(self, vocab_size: int = 64, hidden_size: int = 32,
+                 initializer_range: float = 0.02, dropout: float = 0.0,
+                 tie_word_embeddings: bool = True, pad_token_id: int | None = 0,
+                 bos_token_id: int | None = 2, eos_token_id: int | None = 3, **kwargs: Any):
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.initializer_range = initializer_range
+        self.dropout = dropout
+        self.tie_word_embeddings = tie_word_embeddings
+        self.num_hidden_layers = 1  # one linear map; generation utilities expect the field
+        self.use_cache = False
+        super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id,
+                         eos_token_id=eos_token_id, **kwargs)
+
+
+class LinearMemoryForCausalLM(PreTrainedModel, GenerationMixin):
+    """Logits at position t depend on token t only: ``logits_t = (W e_{x_t}) . E^T``.
+
+    Shapes: ``input_ids`` (B, T) -> ``logits`` (B, T, vocab_size). ``embed_tokens.weight`` is
+    ``E`` (vocab_size, D), ``linear.weight`` is ``W`` (D, D).
+    """
+
+    config_class = LinearMemoryConfig
+    base_model_prefix = "linear_memory"
+    _tied_weights_keys = {"lm_head.weight": "embed_tokens.weight"}
+    _supports_cache_class = False
+
+    def __init__(self, config: LinearMemoryConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.linear = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, **kwargs: Any):
+        # no cache: each position only needs its own token, so feed the last one
+        return {"input_ids": input_ids[:, -1:]}
+
+    def forward(self, input_ids: torch.LongTensor | None = None,
+                attention_mask: torch.Tensor | None = None,
+                labels: torch.LongTensor | None = None,
+                inputs_embeds: torch.Tensor | None = None,
+                output_hidden_states: bool | None = None, **kwargs: Any,
+                ) -> CausalLMOutputWithPast:
+        emb = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
+        hidden = self.linear(self.dropout(emb))
+        logits = self.lm_head(hidden)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+                labels[:, 1:].reshape(-1), ignore_index=-100)
+        hidden_states = (emb, hidden) if output_hidden_states else None
+        return CausalLMOutputWithPast(loss=loss, logits=logits, hidden_states=hidden_states)
+
+
+AutoConfig.register(LinearMemoryConfig.model_type, LinearMemoryConfig)
+AutoModelForCausalLM.register(LinearMemoryConfig, LinearMemoryForCausalLM)
+
+
+# ---------------------------------------------------------------------- presets
+@dataclass(frozen=True)
+class ModelPreset:
+    """A named architecture: ``arch`` in {"gpt2", "llama", "mamba", "linear"}."""
+
+    name: str
+    arch: str
+    num_layers: int
+    width: int
+    num_heads: int = 1
+    description: str = ""
+
+
+def _preset_table() -> dict[str, ModelPreset]:
+    presets = {}
+    for arch in ("gpt2", "llama", "mamba"):
+        for size, (layers, width, heads) in {
+            "mid": (12, 384, 8), "mid-784": (12, 784, 8), "small": (2, 128, 4),
+            "tiny": (1, 32, 1),
+        }.items():
+            name = f"{arch}-{size}"
+            presets[name] = ModelPreset(name, arch, layers, width, heads)
+    presets["linear-tiny"] = ModelPreset("linear-tiny", "linear", 0, 32, 0)
+    presets["linear-512"] = ModelPreset("linear-512", "linear", 0, 512, 0)
+    return presets
+
+
+PRESETS: dict[str, ModelPreset] = _preset_table()
+
+
+def _config_for(preset: ModelPreset, vocab_size: int, max_positions: int,
+                special: dict[str, int], tie: bool, init_std: float) -> PretrainedConfig:
+    common = dict(vocab_size=vocab_size, tie_word_embeddings=tie, **special)
+    if preset.arch == "gpt2":
+        return GPT2Config(n_positions=max_positions, n_embd=preset.width,
+                          n_layer=preset.num_layers, n_head=preset.num_heads,
+                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                          initializer_range=init_std, **common)
+    if preset.arch == "llama":
+        return LlamaConfig(hidden_size=preset.width, intermediate_size=4 * preset.width,
+                           num_hidden_layers=preset.num_layers,
+                           num_attention_heads=preset.num_heads,
+                           num_key_value_heads=preset.num_heads,
+                           max_position_embeddings=max_positions, initializer_range=init_std,
+                           attention_dropout=0.0, **common)
+    if preset.arch == "mamba":
+        return MambaConfig(hidden_size=preset.width, num_hidden_layers=preset.num_layers,
+                           state_size=16, conv_kernel=4, expand=2,
+                           initializer_range=init_std, use_mambapy=False, **common)
+    return LinearMemoryConfig(hidden_size=preset.width, initializer_range=init_std, **common)
+
+
+def build_model(
+    preset: str,
+    vocab_size: int,
+    max_positions: int = 64,
+    *,
+    pad_token_id: int = 0,
+    bos_token_id: int = 2,
+    eos_token_id: int = 3,
+    tie_embeddings: bool = True,
+    freeze_embeddings: bool = False,
+    embedding_init_std: float | None = None,
+    dropout: float = 0.0,
+    seed: int = 0,
+) -> PreTrainedModel:
+    """A freshly initialized causal LM of a named preset.
+
+    Args:
+        preset: a key of :data:`PRESETS`.
+        vocab_size: tokenizer size (special tokens + nodes).
+        max_positions: longest sequence (GPT-2/Llama position table).
+        tie_embeddings: share input embedding and unembedding (the paper's default).
+        freeze_embeddings: ``requires_grad=False`` on the token embedding (and the tied
+            unembedding): the associative control.
+        embedding_init_std: std of the token-embedding init (default: the model's 0.02;
+            1.0 is the paper's "non-geometric" init).
+        dropout: linear network only (the other presets have dropout 0, as in the paper).
+        seed: torch seed for the initialization.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown model preset {preset!r}; expected one of {sorted(PRESETS)}")
+    if vocab_size < 1:
+        raise ValueError(f"vocab_size must be >= 1, got {vocab_size}")
+    p = PRESETS[preset]
+    special = dict(pad_token_id=pad_token_id, bos_token_id=bos_token_id,
+                   eos_token_id=eos_token_id)
+    config = _config_for(p, vocab_size, max_positions, special, tie_embeddings, 0.02)
+    if p.arch == "linear":
+        config.dropout = dropout
+    elif dropout:
+        raise ValueError(f"dropout is a knob of the linear network; preset {preset!r} uses 0")
+    config.geommem_preset = preset
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    emb = model.get_input_embeddings()
+    if embedding_init_std is not None:
+        if embedding_init_std <= 0:
+            raise ValueError(f"embedding_init_std must be > 0, got {embedding_init_std}")
+        with torch.no_grad():
+            emb.weight.normal_(0.0, embedding_init_std)
+        config.geommem_embedding_init_std = embedding_init_std
+    if freeze_embeddings:
+        emb.weight.requires_grad_(False)
+        if not tie_embeddings:
+            pass  # the separate unembedding stays trainable: only the token code is frozen
+    config.geommem_freeze_embeddings = freeze_embeddings
+    return model
+
+
+def input_embeddings(model: PreTrainedModel) -> torch.Tensor:
+    """The ``(vocab_size, D)`` token-embedding matrix of any causal LM (detached, float32)."""
+    return model.get_input_embeddings().weight.detach().float().cpu()

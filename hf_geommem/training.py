@@ -1,0 +1,570 @@
+"""Train causal LMs on graph memory with ``transformers.Trainer``.
+
+Recipes (science.md section 2):
+
+* ``mixed`` (default): edge and path examples shuffled together.
+* ``staged``: edges only for ``stage1_steps``, then paths only; one Trainer run (the collator
+  masks the labels of the other phase), so checkpoints and resume work across the switch.
+* ``edges``: edge memorization alone (geometry studies; no path examples).
+
+Loss: answer-only labels (-100 on the prompt). Path examples supervise what the dataset's
+``loss_mask`` says, or ``path_loss="full"`` / ``"first_token"`` overrides it.
+
+During training :class:`GraphEvalCallback` evaluates every ``eval_steps``: held-out exact-path
+accuracy (batched greedy ``generate`` with KV cache), first-token and per-position accuracy,
+train-path accuracy, top-k edge recovery and chance (1/d). Results go to Trainer's
+``log_history`` (so into ``trainer_state.json`` and every checkpoint) and to ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset, concatenate_datasets
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from .builder import TaskData, load_task
+from .metrics import edge_recovery_from_topk
+from .modeling import PRESETS, build_model
+from .tokenization import NUM_SPECIAL_TOKENS
+
+__all__ = [
+    "TrainConfig",
+    "tokenize_config",
+    "AnswerOnlyCollator",
+    "GraphEvalCallback",
+    "GraphTrainer",
+    "evaluate_paths",
+    "evaluate_edges",
+    "train",
+    "finish_run",
+    "read_metrics",
+    "TrainResult",
+]
+
+RUN_FILE = "geommem_run.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as ``geommem_run.json``).
+
+    Args:
+        model: a preset of :data:`hf_geommem.modeling.PRESETS`.
+        recipe: ``"mixed"``, ``"staged"`` or ``"edges"``.
+        path_loss: ``"dataset"`` (the dataset's ``loss_mask``), ``"full"`` or ``"first_token"``.
+        stage1_steps: ``staged`` only: edge-only steps before the path phase (default half).
+        learning_rate, weight_decay, warmup_ratio, lr_scheduler: AdamW and its schedule.
+        max_steps: optimizer steps.
+        batch_size: examples per device and step; ``None`` is full batch (the whole train set).
+        eval_steps: evaluate every this many steps (and at step 0 and the last step).
+        eval_batch_size: prompts per ``generate`` call.
+        eval_max_test_arms / eval_max_train_arms / eval_max_edge_nodes: caps on evaluated
+            examples (``None``: all test arms); sampled with the run seed.
+        save_steps: checkpoint every this many steps (``None``: only the final model).
+        freeze_embeddings, tie_embeddings, embedding_init_std: model switches.
+        seed: seed of init, data order and evaluation samples.
+    """
+
+    model: str = "gpt2-small"
+    recipe: str = "mixed"
+    path_loss: str = "dataset"
+    stage1_steps: int | None = None
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    lr_scheduler: str = "constant"
+    max_steps: int = 200
+    batch_size: int | None = None
+    eval_steps: int = 25
+    eval_batch_size: int = 1024
+    eval_max_test_arms: int | None = None
+    eval_max_train_arms: int = 256
+    eval_max_edge_nodes: int = 2048
+    save_steps: int | None = None
+    freeze_embeddings: bool = False
+    tie_embeddings: bool = True
+    embedding_init_std: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in PRESETS:
+            raise ValueError(f"unknown model preset {self.model!r}; expected one of "
+                             f"{sorted(PRESETS)}")
+        for name, allowed in (("recipe", ("mixed", "staged", "edges")),
+                              ("path_loss", ("dataset", "full", "first_token"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got "
+                                 f"{getattr(self, name)!r}")
+        for name in ("max_steps", "eval_steps", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None (full batch), got "
+                             f"{self.batch_size}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.stage1_steps is not None and not 0 < self.stage1_steps < self.max_steps:
+            raise ValueError(f"stage1_steps must be in 1..max_steps-1 = {self.max_steps - 1}, "
+                             f"got {self.stage1_steps}")
+
+    @property
+    def edge_phase_steps(self) -> int:
+        return self.stage1_steps if self.stage1_steps is not None else self.max_steps // 2
+
+
+# ---------------------------------------------------------------------- tokenization
+def column(ds: Dataset, name: str) -> list:
+    """A column as a Python list (datasets >= 4 returns lazy Column objects)."""
+    return ds.data.column(name).to_pylist() if ds._indices is None else list(ds[name])
+
+
+def tokenize_config(ds: Dataset, tokenizer: Any, path_loss: str = "dataset",
+                    kind: str = "paths") -> Dataset:
+    """Add ``input_ids`` (prompt + completion) and ``labels`` (-100 off the answer) to a split.
+
+    ``kind`` ("edges" or "paths") is stored per row, so the staged recipe can mask by phase.
+    Returns a Dataset with columns ``input_ids``, ``labels``, ``kind``."""
+    prompts = tokenizer(column(ds, "prompt"), add_special_tokens=False)["input_ids"]
+    completions = tokenizer(column(ds, "completion"), add_special_tokens=False)["input_ids"]
+    masks = column(ds, "loss_mask") if "loss_mask" in ds.column_names else [None] * len(prompts)
+    input_ids, labels = [], []
+    unk = tokenizer.unk_token_id
+    for p, c, m in zip(prompts, completions, masks):
+        if unk in p or unk in c:
+            raise ValueError(f"the tokenizer does not cover example {p + c}: unknown tokens")
+        if path_loss == "full" or m is None:
+            m = [True] * len(c)
+        elif path_loss == "first_token":
+            m = [i == 1 if len(c) > 1 else True for i in range(len(c))]
+        input_ids.append(p + c)
+        labels.append([-100] * len(p) + [t if keep else -100 for t, keep in zip(c, m)])
+    return Dataset.from_dict({"input_ids": input_ids, "labels": labels,
+                              "kind": [kind] * len(input_ids)})
+
+
+class AnswerOnlyCollator:
+    """Right-pads ``input_ids`` (pad id) and ``labels`` (-100); builds ``attention_mask``.
+
+    ``phase`` ("edges", "paths" or ``None``) masks the labels of the other kind of example
+    (staged recipe)."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+        self.phase: str | None = None
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        n = len(features)
+        length = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((n, length), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((n, length), -100, dtype=torch.long)
+        mask = torch.zeros((n, length), dtype=torch.long)
+        for i, f in enumerate(features):
+            k = len(f["input_ids"])
+            ids[i, :k] = torch.as_tensor(f["input_ids"])
+            mask[i, :k] = 1
+            if self.phase is None or f.get("kind") == self.phase:
+                labels[i, :k] = torch.as_tensor(f["labels"])
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+class GraphTrainer(Trainer):
+    """``Trainer`` whose loss is 0 (with a graph) for a batch with no supervised token, which
+    the staged recipe can produce with mini-batches."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if (inputs["labels"] != -100).any():
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        loss = outputs.logits.sum() * 0.0
+        return (loss, outputs) if return_outputs else loss
+
+
+# ---------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 1024,
+                   indices: np.ndarray | None = None) -> dict[str, Any]:
+    """Greedy-decode the target of every prompt and compare with ``target``.
+
+    Prompts of equal length are batched together (no padding, so positions are exact for every
+    architecture); ``generate`` uses the model's KV cache.
+
+    Returns: ``{"exact": float, "first_token": float, "per_position": list[float], "n": int}``
+    where ``first_token`` is the accuracy at target position 1 (v1 of a forward path).
+    """
+    if indices is not None:
+        ds = ds.select(indices)
+    prompts = tokenizer(column(ds, "prompt"), add_special_tokens=False)["input_ids"]
+    targets = column(ds, "target")
+    if not targets:
+        return {"exact": float("nan"), "first_token": float("nan"), "per_position": [], "n": 0}
+    t_len = max(len(t) for t in targets)
+    target_arr = np.full((len(targets), t_len), -1, dtype=np.int64)
+    for i, t in enumerate(targets):
+        target_arr[i, :len(t)] = np.asarray(t) + NUM_SPECIAL_TOKENS
+    pred = np.full_like(target_arr, -2)
+    lengths = np.array([len(p) for p in prompts])
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    for length in np.unique(lengths):
+        rows = np.flatnonzero(lengths == length)
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            ids = torch.tensor([prompts[i] for i in chunk], dtype=torch.long, device=device)
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                 max_new_tokens=t_len, min_new_tokens=t_len, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=None, num_beams=1)
+            gen = out[:, length:].cpu().numpy()
+            pred[chunk, :gen.shape[1]] = gen
+    model.train(was_training)
+    valid = target_arr >= 0
+    correct = (pred == target_arr) | ~valid
+    per_pos = [(correct[:, j] & valid[:, j]).sum() / max(valid[:, j].sum(), 1)
+               for j in range(t_len)]
+    return {
+        "exact": float(correct.all(axis=1).mean()),
+        "first_token": float(per_pos[1] if t_len > 1 else per_pos[0]),
+        "per_position": [float(x) for x in per_pos],
+        "n": int(len(targets)),
+    }
+
+
+@torch.no_grad()
+def evaluate_edges(model: Any, tokenizer: Any, edges: Dataset, num_nodes: int,
+                   nodes: np.ndarray | None = None, batch_size: int = 4096,
+                   k_max: int = 5) -> float:
+    """Top-k edge recovery of a model: for each source node u (or the sampled ``nodes``),
+    feed ``[EDGE] u`` and count the true targets among the top-min(out-degree, k_max) next
+    tokens (over node tokens only). Returns the mean over nodes (science.md section 6)."""
+    src = np.asarray(column(edges, "source"), dtype=np.int64)
+    dst = np.asarray(column(edges, "target"), dtype=np.int64)
+    if nodes is None:
+        nodes = np.unique(src)
+    edge_tok = tokenizer.convert_tokens_to_ids("[EDGE]")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    tops = []
+    for start in range(0, len(nodes), batch_size):
+        chunk = nodes[start:start + batch_size]
+        ids = torch.stack([torch.full((len(chunk),), edge_tok),
+                           torch.as_tensor(chunk + NUM_SPECIAL_TOKENS)], dim=1).to(device)
+        logits = model(input_ids=ids).logits[:, -1, NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS
+                                              + num_nodes]
+        tops.append(torch.topk(logits.float(), k=min(k_max, num_nodes), dim=-1).indices.cpu())
+    model.train(was_training)
+    return edge_recovery_from_topk(torch.cat(tops).numpy(), nodes, np.stack([src, dst], 1),
+                                   k_max=k_max)["value"]
+
+
+class GraphEvalCallback(TrainerCallback):
+    """Evaluates the task every ``eval_steps`` (and at steps 0 and ``max_steps``) on the main
+    process, appends the results to ``state.log_history`` and ``<output_dir>/metrics.jsonl``,
+    and sets the staged recipe's phase on the collator."""
+
+    def __init__(self, task: TaskData, config: TrainConfig, tokenizer: Any,
+                 collator: AnswerOnlyCollator | None = None, output_dir: str | None = None):
+        self.task, self.config, self.tokenizer = task, config, tokenizer
+        self.collator, self.output_dir = collator, output_dir
+        rng = np.random.default_rng(config.seed)
+        self.chance = _chance(task)
+        self.test_idx = self.train_idx = None
+        if "paths" in task:
+            n_test = task["paths"]["test"].num_rows
+            n_train = task["paths"]["train"].num_rows
+            if config.eval_max_test_arms and n_test > config.eval_max_test_arms:
+                self.test_idx = np.sort(rng.choice(n_test, config.eval_max_test_arms, False))
+            self.train_idx = np.sort(rng.choice(n_train, min(n_train,
+                                                             config.eval_max_train_arms), False))
+        self.edge_nodes = None
+        if "edges" in task:
+            src = np.unique(np.asarray(column(task["edges"]["train"], "source")))
+            cap = config.eval_max_edge_nodes
+            self.edge_nodes = np.sort(rng.choice(src, cap, False)) if len(src) > cap else src
+        self._last_step = -1
+
+    def evaluate(self, model: Any, step: int) -> dict[str, Any]:
+        row: dict[str, Any] = {"step": int(step)}
+        if "paths" in self.task:
+            test = evaluate_paths(model, self.tokenizer, self.task["paths"]["test"],
+                                  self.config.eval_batch_size, self.test_idx)
+            train = evaluate_paths(model, self.tokenizer, self.task["paths"]["train"],
+                                   self.config.eval_batch_size, self.train_idx)
+            row.update({"eval_exact_path": test["exact"], "eval_first_token": test["first_token"],
+                        "eval_per_position": test["per_position"], "eval_num_arms": test["n"],
+                        "train_exact_path": train["exact"],
+                        "train_first_token": train["first_token"]})
+        if self.edge_nodes is not None and self.task.graph is not None:
+            row["edge_topk_recovery"] = evaluate_edges(
+                model, self.tokenizer, self.task["edges"]["train"], self.task.graph.num_nodes,
+                self.edge_nodes)
+        if self.chance is not None:
+            row["chance"] = self.chance
+        return row
+
+    def _record(self, args, state, model) -> None:
+        if state.global_step == self._last_step:
+            return
+        self._last_step = state.global_step
+        if not state.is_world_process_zero:
+            return
+        row = self.evaluate(model, state.global_step)
+        state.log_history.append(dict(row))
+        out = self.output_dir or args.output_dir
+        with open(os.path.join(out, METRICS_FILE), "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def _set_phase(self, state) -> None:
+        if self.collator is not None and self.config.recipe == "staged":
+            self.collator.phase = "edges" if state.global_step < self.config.edge_phase_steps \
+                else "paths"
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._set_phase(state)
+        if state.global_step == 0:
+            self._record(args, state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self._set_phase(state)
+        if state.global_step % self.config.eval_steps == 0 or \
+                state.global_step >= state.max_steps:
+            self._record(args, state, model)
+
+
+class _RunFileCallback(TrainerCallback):
+    """Writes the run fingerprint into every checkpoint, so resume can check it."""
+
+    def __init__(self, run: dict):
+        self.run = run
+
+    def on_save(self, args, state, control, **kwargs):
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and ckpt.is_dir():
+            (ckpt / RUN_FILE).write_text(json.dumps(self.run, indent=2))
+
+
+def _chance(task: TaskData) -> float | None:
+    if task.graph is not None and task.graph.root is not None:
+        return 1.0 / float(task.graph.degrees[task.graph.root])
+    ic = task.metadata.get("in_context")
+    return 1.0 / ic["degree"] if ic else None
+
+
+# ---------------------------------------------------------------------- train
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: final metrics, the history, where things were written."""
+
+    output_dir: str
+    final: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    model: Any = None
+
+
+def _dataset_fingerprint(task: TaskData) -> str:
+    meta = {k: v for k, v in task.metadata.items() if k != "version"}
+    meta["sizes"] = task.sizes()
+    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _check_task(task: TaskData, config: TrainConfig) -> None:
+    needs = {"mixed": ("edges", "paths"), "staged": ("edges", "paths"), "edges": ("edges",)}
+    in_context = task.metadata.get("task") == "in_context_path_star"
+    if in_context:
+        needs = {r: ("paths",) for r in needs}
+    missing = [c for c in needs[config.recipe] if c not in task]
+    if missing:
+        raise ValueError(f"recipe {config.recipe!r} needs config(s) {missing}, but the dataset "
+                         f"has only {list(task.configs)}"
+                         + (" (in-context tasks train on 'paths' alone)" if in_context else ""))
+    if in_context and config.recipe == "staged":
+        raise ValueError("the staged recipe needs an edges config; in-context tasks have none")
+
+
+def _check_model_fits(model: Any, tokenizer: Any, max_len: int) -> None:
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if vocab < len(tokenizer):
+        raise ValueError(f"the dataset's vocabulary has {len(tokenizer)} tokens but the model's "
+                         f"embedding has {vocab} rows")
+    n_pos = getattr(model.config, "n_positions", None) or getattr(
+        model.config, "max_position_embeddings", None)
+    if n_pos is not None and n_pos < max_len:
+        raise ValueError(f"the longest example has {max_len} tokens but the model takes at most "
+                         f"{n_pos} positions")
+
+
+def train(
+    dataset: str | os.PathLike | TaskData,
+    output_dir: str | os.PathLike,
+    config: TrainConfig | None = None,
+    resume_from_checkpoint: str | bool | None = None,
+    overwrite: bool = False,
+    init_model: str | None = None,
+    progress: bool = True,
+    **training_args: Any,
+) -> TrainResult:
+    """Train a preset on a task folder (or a loaded :class:`TaskData`) and save everything.
+
+    Writes ``output_dir``: model and tokenizer (``save_pretrained``), ``metrics.jsonl``,
+    ``geommem_run.json``, ``trainer_state.json``, checkpoints (``save_steps``), and returns a
+    :class:`TrainResult`. All input checks (preset, recipe vs configs, vocabulary and length
+    vs model, resume checkpoint vs run) happen before any training step.
+
+    Args:
+        init_model: start from this saved model instead of a fresh preset (its vocabulary must
+            cover the dataset's).
+        training_args: extra ``TrainingArguments`` fields (e.g. ``ddp_backend="gloo"``).
+    """
+    import time
+
+    from .builder import check_output_dir
+
+    config = config or TrainConfig()
+    task = dataset if isinstance(dataset, TaskData) else load_task(dataset)
+    _check_task(task, config)
+    output_dir = str(output_dir)
+    if resume_from_checkpoint is None:
+        check_output_dir(output_dir, overwrite)
+    tok = task.tokenizer
+
+    # tokenized train set
+    parts = []
+    if config.recipe in ("mixed", "staged", "edges") and "edges" in task:
+        parts.append(tokenize_config(task["edges"]["train"], tok, kind="edges"))
+    if config.recipe in ("mixed", "staged") or "edges" not in task:
+        parts.append(tokenize_config(task["paths"]["train"], tok, config.path_loss, "paths"))
+    train_ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    max_len = max(len(x) for x in column(train_ds, "input_ids"))
+    if "paths" in task:  # held-out prompts are decoded to their full target length
+        test = task["paths"]["test"]
+        max_len = max(max_len, max(len(tok(p)["input_ids"]) for p in column(test, "prompt"))
+                      + max(map(len, column(test, "target"))))
+
+    run = {"config": asdict(config), "dataset": _dataset_fingerprint(task),
+           "init_model": init_model}
+    # model
+    if init_model is not None:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(init_model)
+        if config.freeze_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
+    else:
+        model = build_model(config.model, len(tok), max_positions=max(64, max_len + 8),
+                            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                            eos_token_id=tok.eos_token_id, tie_embeddings=config.tie_embeddings,
+                            freeze_embeddings=config.freeze_embeddings,
+                            embedding_init_std=config.embedding_init_std, seed=config.seed)
+    _check_model_fits(model, tok, max_len)
+
+    resume = resume_from_checkpoint
+    if resume is True:
+        from transformers.trainer_utils import get_last_checkpoint
+
+        resume = get_last_checkpoint(output_dir)
+        if resume is None:
+            raise ValueError(f"--resume: no checkpoint-* folder in {output_dir!r}")
+    if resume:
+        run_file = Path(resume) / RUN_FILE
+        if not run_file.is_file():
+            raise ValueError(f"{str(resume)!r} is not an hf_geommem checkpoint (no {RUN_FILE})")
+        saved = json.loads(run_file.read_text())
+        diff = sorted(k for k in set(saved["config"]) | set(run["config"])
+                      if saved["config"].get(k) != run["config"].get(k))
+        if saved["dataset"] != run["dataset"] or diff:
+            what = ["dataset"] if saved["dataset"] != run["dataset"] else []
+            raise ValueError(f"checkpoint {str(resume)!r} belongs to another run: it differs in "
+                             f"{what + diff}")
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    batch = config.batch_size or math.ceil(len(train_ds) / world)
+    args = TrainingArguments(
+        output_dir=output_dir,
+        per_device_train_batch_size=batch,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type=config.lr_scheduler,
+        max_steps=config.max_steps,
+        logging_steps=max(1, min(config.eval_steps, 10)),
+        save_strategy="steps" if config.save_steps else "no",
+        save_steps=config.save_steps or config.max_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_drop_last=False,
+        ddp_find_unused_parameters=False,
+        disable_tqdm=not progress,
+        **training_args,
+    )
+    collator = AnswerOnlyCollator(tok.pad_token_id)
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (Path(output_dir) / METRICS_FILE).unlink(missing_ok=True)
+    else:  # drop metrics rows past the checkpoint: the resumed run writes them again
+        _truncate_metrics(Path(output_dir) / METRICS_FILE, _checkpoint_step(resume))
+    (Path(output_dir) / RUN_FILE).write_text(json.dumps(run, indent=2))
+    callback = GraphEvalCallback(task, config, tok, collator, output_dir)
+    trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
+                           data_collator=collator, processing_class=tok,
+                           callbacks=[callback, _RunFileCallback(run)])
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume or None)
+    seconds = time.perf_counter() - t0
+    if trainer.is_world_process_zero():
+        trainer.save_model(output_dir)
+        trainer.save_state()
+    history = [r for r in trainer.state.log_history if "step" in r and any(
+        k.startswith(("eval_", "edge_")) for k in r)]
+    final = history[-1] if history else {}
+    return TrainResult(output_dir=output_dir, final=final, history=history,
+                       train_seconds=seconds, model=trainer.model)
+
+
+def finish_run(result: TrainResult, task: TaskData, dataset_name: str) -> None:
+    """Write the model card (``README.md``) and ``report.md`` + ``curves.png`` of a run."""
+    from .cards import write_model_card, write_report
+
+    if result.model is None:
+        return
+    write_model_card(result.output_dir, result.final, task, dataset_name, result.model,
+                     result.train_seconds)
+    cfg = json.loads((Path(result.output_dir) / RUN_FILE).read_text())["config"]
+    write_report(result.output_dir, result.history,
+                 f"{cfg['model']} on {dataset_name} ({cfg['recipe']} recipe)",
+                 [f"Trained {cfg['max_steps']} steps in {result.train_seconds:.0f} s; chance "
+                  f"{100 * result.final.get('chance', float('nan')):.2f}%."])
+
+
+def _checkpoint_step(path: str | os.PathLike) -> int:
+    name = Path(path).name
+    return int(name.split("-")[-1]) if name.startswith("checkpoint-") else 0
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    if not path.is_file():
+        return
+    rows = [ln for ln in path.read_text().splitlines()
+            if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(r + "\n" for r in rows))
+
+
+def read_metrics(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of a run's ``metrics.jsonl``."""
+    path = Path(output_dir) / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist: not a training run folder")
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]

@@ -1,0 +1,1 @@
+"""Card templates (installed as ``hf_geommem.model_cards``)."""

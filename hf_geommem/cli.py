@@ -251,7 +251,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .training import TrainConfig, finish_run, train
 
     out = Path(args.out)
-    data_dir, run_dir = out / "data", out / "model"
+    data_dir, run_dir = out / f"g{args.degree}_{args.length}", out / "model"
     t0 = time.perf_counter()
     print(f"[1/3] building path-star G({args.degree},{args.length}) -> {data_dir}")
     task = build_task("path_star", degree=args.degree, length=args.length, seed=args.seed)

@@ -489,6 +489,8 @@ def train(
                              f"{what + diff}")
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
+    training_args.setdefault("use_cpu", not torch.cuda.is_available())
     batch = config.batch_size or math.ceil(len(train_ds) / world)
     args = TrainingArguments(
         output_dir=output_dir,
@@ -507,6 +509,7 @@ def train(
         remove_unused_columns=False,
         dataloader_drop_last=False,
         ddp_find_unused_parameters=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=not progress,
         **training_args,
     )
@@ -517,6 +520,10 @@ def train(
     else:  # drop metrics rows past the checkpoint: the resumed run writes them again
         _truncate_metrics(Path(output_dir) / METRICS_FILE, _checkpoint_step(resume))
     (Path(output_dir) / RUN_FILE).write_text(json.dumps(run, indent=2))
+    if args.process_index == 0:
+        (Path(output_dir) / "run_env.json").write_text(json.dumps({
+            "world_size": args.world_size, "device": str(args.device),
+            "torch": torch.__version__, "num_threads": torch.get_num_threads()}, indent=2))
     callback = GraphEvalCallback(task, config, tok, collator, output_dir)
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
                            data_collator=collator, processing_class=tok,

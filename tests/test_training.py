@@ -1,0 +1,302 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import hf_geommem as H
+from hf_geommem.modeling import PRESETS, _config_for, build_model
+from hf_geommem.tokenization import NUM_SPECIAL_TOKENS
+from hf_geommem.training import (AnswerOnlyCollator, GraphEvalCallback, TrainConfig,
+                                 evaluate_edges, evaluate_paths, finish_run, read_metrics,
+                                 tokenize_config, train)
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = dict(model="gpt2-tiny", max_steps=6, eval_steps=3, learning_rate=1e-2)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return H.build_task("path_star", degree=8, length=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def task_dir(tmp_path_factory, task):
+    return task.save_to_folder(tmp_path_factory.mktemp("data") / "g8_3")
+
+
+# ---------------------------------------------------------------- presets and switches
+def test_preset_configs():
+    sp = dict(pad_token_id=0, bos_token_id=2, eos_token_id=3)
+    mid = _config_for(PRESETS["gpt2-mid"], 100, 64, sp, True, 0.02)
+    assert (mid.n_layer, mid.n_embd, mid.n_head, mid.resid_pdrop) == (12, 384, 8, 0.0)
+    assert mid.tie_word_embeddings and mid.bos_token_id == 2
+    assert _config_for(PRESETS["gpt2-mid-784"], 100, 64, sp, True, 0.02).n_embd == 784
+    ll = _config_for(PRESETS["llama-mid"], 100, 64, sp, True, 0.02)
+    assert (ll.num_hidden_layers, ll.hidden_size, ll.num_attention_heads) == (12, 384, 8)
+    mb = _config_for(PRESETS["mamba-mid"], 100, 64, sp, True, 0.02)
+    assert (mb.state_size, mb.conv_kernel, mb.expand, mb.num_hidden_layers) == (16, 4, 2, 12)
+    small = _config_for(PRESETS["gpt2-small"], 100, 64, sp, True, 0.02)
+    assert (small.n_layer, small.n_embd) == (2, 128)
+    tiny = _config_for(PRESETS["llama-tiny"], 100, 64, sp, True, 0.02)
+    assert (tiny.num_hidden_layers, tiny.hidden_size, tiny.num_attention_heads) == (1, 32, 1)
+
+
+@pytest.mark.parametrize("preset", ["gpt2-tiny", "llama-tiny", "mamba-tiny", "linear-tiny"])
+def test_presets_run_and_switches(preset, tmp_path):
+    m = build_model(preset, 40, 16, freeze_embeddings=True, embedding_init_std=1.0)
+    emb = m.get_input_embeddings().weight
+    assert not emb.requires_grad and abs(float(emb.std()) - 1.0) < 0.15
+    assert m.get_output_embeddings().weight.data_ptr() == emb.data_ptr()  # tied
+    ids = torch.randint(NUM_SPECIAL_TOKENS, 40, (2, 4))
+    assert m(input_ids=ids).logits.shape == (2, 4, 40)
+    untied = build_model(preset, 40, 16, tie_embeddings=False)
+    assert untied.get_output_embeddings().weight.data_ptr() != \
+        untied.get_input_embeddings().weight.data_ptr()
+    m.save_pretrained(tmp_path)
+    from transformers import AutoModelForCausalLM
+
+    again = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert torch.allclose(again(input_ids=ids).logits, m(input_ids=ids).logits, atol=1e-5)
+
+
+def test_linear_network_is_E_W_Et():
+    m = build_model("linear-tiny", 30, seed=1)
+    E, W = m.embed_tokens.weight, m.linear.weight
+    ids = torch.arange(30)[None]
+    expected = (E @ W.T) @ E.T
+    assert torch.allclose(m(input_ids=ids).logits[0], expected, atol=1e-5)
+
+
+def test_bad_preset_and_std():
+    with pytest.raises(ValueError, match="unknown model preset 'gpt5'"):
+        build_model("gpt5", 10)
+    with pytest.raises(ValueError, match="unknown model preset"):
+        TrainConfig(model="gpt5")
+    with pytest.raises(ValueError, match="embedding_init_std must be > 0"):
+        build_model("gpt2-tiny", 10, embedding_init_std=0.0)
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        TrainConfig(recipe="shuffled")
+
+
+# ---------------------------------------------------------------- tokenization and masking
+def test_answer_only_labels(task):
+    tok = task.tokenizer
+    paths = tokenize_config(task["paths"]["train"], tok)
+    row, src = paths[0], task["paths"]["train"][0]
+    n_prompt = len(tok(src["prompt"])["input_ids"])
+    assert row["labels"][:n_prompt] == [-100] * n_prompt
+    assert row["labels"][n_prompt:] == [t + NUM_SPECIAL_TOKENS for t in src["target"]]
+    assert row["input_ids"][n_prompt:] == row["labels"][n_prompt:]
+    first = tokenize_config(task["paths"]["train"], tok, "first_token")[0]
+    sup = [i for i, x in enumerate(first["labels"]) if x != -100]
+    assert sup == [n_prompt + 1]  # v1 only
+    assert first["labels"][n_prompt + 1] == src["target"][1] + NUM_SPECIAL_TOKENS
+    edges = tokenize_config(task["edges"]["train"], tok, kind="edges")
+    assert edges[0]["labels"][:2] == [-100, -100] and edges[0]["kind"] == "edges"
+
+
+def test_collator_pads_and_masks_phase(task):
+    tok = task.tokenizer
+    feats = [tokenize_config(task["edges"]["train"], tok, kind="edges")[0],
+             tokenize_config(task["paths"]["train"], tok, kind="paths")[0]]
+    col = AnswerOnlyCollator(tok.pad_token_id)
+    b = col(feats)
+    assert b["input_ids"].shape == (2, 6) and b["attention_mask"][0].tolist() == [1, 1, 1, 0, 0, 0]
+    assert b["labels"][0, 3:].tolist() == [-100] * 3 and b["input_ids"][0, 3] == tok.pad_token_id
+    col.phase = "edges"
+    assert (col(feats)["labels"][1] == -100).all() and (col(feats)["labels"][0] != -100).any()
+    col.phase = "paths"
+    assert (col(feats)["labels"][0] == -100).all()
+
+
+# ---------------------------------------------------------------- evaluation
+class _Oracle(torch.nn.Module):
+    """generate() answers from a table: lets us check the metrics exactly."""
+
+    def __init__(self, answers):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.answers = answers
+
+    def generate(self, input_ids, max_new_tokens, **kw):
+        rows = [self.answers[tuple(r.tolist())] for r in input_ids]
+        return torch.cat([input_ids, torch.tensor(rows)[:, :max_new_tokens]], dim=1)
+
+
+def test_evaluate_paths_counts_exact_first_and_positions(task):
+    tok, ds = task.tokenizer, task["paths"]["train"]
+    answers = {}
+    for i, row in enumerate(ds):
+        ids = tuple(tok(row["prompt"])["input_ids"])
+        target = [t + NUM_SPECIAL_TOKENS for t in row["target"]]
+        if i == 0:
+            target[1] += 1          # wrong v1
+        if i == 1:
+            target[2] += 1          # wrong leaf only
+        answers[ids] = target
+    res = evaluate_paths(_Oracle(answers), tok, ds, batch_size=2)
+    n = ds.num_rows
+    assert res["n"] == n
+    assert res["exact"] == pytest.approx((n - 2) / n)
+    assert res["first_token"] == pytest.approx((n - 1) / n)
+    assert res["per_position"] == pytest.approx([1.0, (n - 1) / n, (n - 1) / n])
+
+
+def test_evaluate_edges_perfect_linear_model(task):
+    g, tok = task.graph, task.tokenizer
+    V = len(tok)
+    m = build_model("linear-512", V)
+    with torch.no_grad():
+        m.embed_tokens.weight.copy_(torch.eye(V, 512))
+        W = torch.zeros(512, 512)
+        for u, v in g.edges.tolist():  # score(u -> v) high for both directions
+            W[v + NUM_SPECIAL_TOKENS, u + NUM_SPECIAL_TOKENS] = 1.0
+            W[u + NUM_SPECIAL_TOKENS, v + NUM_SPECIAL_TOKENS] = 1.0
+        m.linear.weight.copy_(W)
+    assert evaluate_edges(m, tok, task["edges"]["train"], g.num_nodes) == pytest.approx(1.0)
+    with torch.no_grad():
+        # neighbours score lowest: they never make the top-k
+        m.linear.weight.copy_(-W + torch.eye(512))
+    assert evaluate_edges(m, tok, task["edges"]["train"], g.num_nodes) == 0.0
+
+
+# ---------------------------------------------------------------- training runs
+def test_train_writes_everything_and_is_deterministic(task, tmp_path):
+    a = train(task, tmp_path / "a", TrainConfig(**FAST), progress=False)
+    b = train(task, tmp_path / "b", TrainConfig(**FAST), progress=False)
+    rows = read_metrics(tmp_path / "a")
+    assert [r["step"] for r in rows] == [0, 3, 6]
+    assert {"eval_exact_path", "eval_first_token", "eval_per_position", "train_exact_path",
+            "edge_topk_recovery", "chance"} <= set(rows[-1])
+    assert rows[-1]["chance"] == pytest.approx(1 / 8)
+    hist = [r for r in json.loads((tmp_path / "a/trainer_state.json").read_text())
+            ["log_history"] if "eval_exact_path" in r]
+    assert [r["step"] for r in hist] == [0, 3, 6]
+    loss_a = [r["loss"] for r in json.loads((tmp_path / "a/trainer_state.json").read_text())
+              ["log_history"] if "loss" in r]
+    loss_b = [r["loss"] for r in json.loads((tmp_path / "b/trainer_state.json").read_text())
+              ["log_history"] if "loss" in r]
+    assert loss_a == loss_b and len(loss_a) == 2  # logged every min(eval_steps, 10) steps
+    assert a.final == b.final
+    for f in ("config.json", "model.safetensors", "tokenizer.json", "geommem_run.json"):
+        assert (tmp_path / "a" / f).is_file()
+    finish_run(a, task, "g8_3")
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(tmp_path / "a/README.md")
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert metrics["eval_exact_path"] == pytest.approx(rows[-1]["eval_exact_path"])
+    assert metrics["chance"] == pytest.approx(0.125)
+    assert (tmp_path / "a/report.md").read_text().count("\n| ") >= 4
+    assert (tmp_path / "a/curves.png").stat().st_size > 1000
+
+
+def test_training_learns_edges(task, tmp_path):
+    res = train(task, tmp_path / "r", TrainConfig(model="gpt2-tiny", max_steps=60,
+                                                    eval_steps=60, learning_rate=3e-2,
+                                                    recipe="edges"), progress=False)
+    assert res.final["edge_topk_recovery"] > 0.6  # from ~1/25 at init
+
+
+def test_frozen_embeddings_stay_frozen(task, tmp_path):
+    res = train(task, tmp_path / "f", TrainConfig(**FAST, freeze_embeddings=True),
+                progress=False)
+    init = build_model("gpt2-tiny", len(task.tokenizer), res.model.config.n_positions,
+                       freeze_embeddings=True, seed=0)
+    assert torch.equal(res.model.get_input_embeddings().weight,
+                       init.get_input_embeddings().weight)
+
+
+def test_resume_continues_the_same_run(task, tmp_path):
+    cfg = TrainConfig(**{**FAST, "save_steps": 3})
+    full = train(task, tmp_path / "r", cfg, progress=False)
+    losses = [r["loss"] for r in json.loads((tmp_path / "r/trainer_state.json").read_text())
+              ["log_history"] if "loss" in r]
+    resumed = train(task, tmp_path / "r", cfg, resume_from_checkpoint=str(tmp_path /
+                                                                        "r/checkpoint-3"),
+                    progress=False)
+    losses2 = [r["loss"] for r in json.loads((tmp_path / "r/trainer_state.json").read_text())
+               ["log_history"] if "loss" in r]
+    assert losses2 == losses
+    assert [r["step"] for r in read_metrics(tmp_path / "r")] == [0, 3, 6]
+    assert resumed.final == full.final
+    other = TrainConfig(**{**FAST, "save_steps": 3, "learning_rate": 5e-3})
+    with pytest.raises(ValueError, match="another run.*learning_rate"):
+        train(task, tmp_path / "r", other, resume_from_checkpoint=True)
+    (tmp_path / "fake/checkpoint-1").mkdir(parents=True)
+    with pytest.raises(ValueError, match="not an hf_geommem checkpoint"):
+        train(task, tmp_path / "fake", cfg, resume_from_checkpoint=True)
+
+
+def test_staged_recipe_switches_phase(task, tmp_path):
+    cfg = TrainConfig(**{**FAST, "recipe": "staged", "stage1_steps": 3})
+    res = train(task, tmp_path / "s", cfg, progress=False)
+    assert [r["step"] for r in res.history] == [0, 3, 6]
+    col = AnswerOnlyCollator(0)
+    cb = GraphEvalCallback(task, cfg, task.tokenizer, col)
+
+    class S:
+        global_step = 0
+
+    cb._set_phase(S)
+    assert col.phase == "edges"
+    S.global_step = 3
+    cb._set_phase(S)
+    assert col.phase == "paths"
+
+
+def test_errors_before_training(task, tmp_path):
+    edges_only = H.build_task("cycle", n=6)
+    with pytest.raises(ValueError, match="recipe 'mixed' needs config.*'paths'"):
+        train(edges_only, tmp_path / "e", TrainConfig(**FAST))
+    small = build_model("gpt2-tiny", 12)
+    small.save_pretrained(tmp_path / "small")
+    with pytest.raises(ValueError, match="vocabulary has 26 tokens but the model's embedding "
+                                         "has 12 rows"):
+        train(task, tmp_path / "v", TrainConfig(**FAST), init_model=str(tmp_path / "small"))
+    assert not (tmp_path / "v").exists() and not (tmp_path / "e").exists()
+    with pytest.raises(ValueError, match="staged recipe needs an edges config"):
+        ic = H.build_in_context_task(degree=2, length=3, num_train=8, num_test=4,
+                                     num_node_ids=10)
+        train(ic, tmp_path / "ic", TrainConfig(**{**FAST, "recipe": "staged"}))
+
+
+def test_in_context_trains_with_same_machinery(tmp_path):
+    ic = H.build_in_context_task(degree=2, length=3, num_train=32, num_test=8, num_node_ids=12)
+    res = train(ic, tmp_path / "ic", TrainConfig(**FAST), progress=False)
+    assert res.final["chance"] == 0.5 and res.final["eval_num_arms"] == 8
+    assert "edge_topk_recovery" not in res.final
+
+
+def test_cli_train(task_dir, tmp_path, capsys):
+    from hf_geommem.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(task_dir), "--model", "gpt2-tiny", "--out", str(out),
+                 "--max-steps", "4", "--eval-steps", "2", "--lr", "0.01"]) == 0
+    text = capsys.readouterr().out
+    assert "final: eval_exact_path=" in text and (out / "README.md").is_file()
+    assert main(["train", "--dataset", str(task_dir), "--model", "nope", "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "unknown model preset 'nope'" in capsys.readouterr().err
+
+
+def test_accelerate_launch_two_process_ddp(task_dir, tmp_path):
+    accelerate = Path(sys.executable).parent / "accelerate"
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
+           "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hf_geommem.cli",
+           "train", "--dataset", str(task_dir), "--model", "gpt2-tiny", "--out", str(out),
+           "--max-steps", "4", "--eval-steps", "2", "--lr", "0.01"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "run_env.json").read_text())["world_size"] == 2
+    assert [r["step"] for r in read_metrics(out)] == [0, 2, 4]

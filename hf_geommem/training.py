@@ -178,15 +178,46 @@ class AnswerOnlyCollator:
 
 
 class GraphTrainer(Trainer):
-    """``Trainer`` whose loss is 0 (with a graph) for a batch with no supervised token, which
-    the staged recipe can produce with mini-batches."""
+    """``Trainer`` with two changes to the loss computation:
+
+    * length-grouped forward: a batch mixing 3-token edge examples with longer path examples is
+      run as one forward per distinct length (rows trimmed to their length). With right padding
+      and causal attention this gives exactly the padded batch's loss while skipping the padding
+      (2.3x less compute on G(300,5)). Single-process only: under DDP one forward per step is
+      kept.
+    * a batch with no supervised token (possible in the staged recipe with mini-batches) has
+      loss 0 instead of NaN.
+    """
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if (inputs["labels"] != -100).any():
+        labels = inputs["labels"]
+        if not (labels != -100).any():
+            outputs = model(input_ids=inputs["input_ids"],
+                            attention_mask=inputs["attention_mask"])
+            loss = outputs.logits.sum() * 0.0
+            return (loss, outputs) if return_outputs else loss
+        lengths = inputs["attention_mask"].sum(dim=1)
+        if return_outputs or self.args.world_size > 1 or len(torch.unique(lengths)) == 1:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-        loss = outputs.logits.sum() * 0.0
-        return (loss, outputs) if return_outputs else loss
+        total = None
+        for length in torch.unique(lengths).tolist():
+            rows = lengths == length
+            ids = inputs["input_ids"][rows, :length]
+            lab = labels[rows, :length]
+            if not (lab[:, 1:] != -100).any():
+                continue
+            logits = model(input_ids=ids, attention_mask=inputs["attention_mask"][rows, :length]
+                           ).logits
+            part = torch.nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.shape[-1]).float(), lab[:, 1:].reshape(-1),
+                ignore_index=-100, reduction="sum")
+            total = part if total is None else total + part
+        if num_items_in_batch is None:
+            return total / (labels[:, 1:] != -100).sum()
+        loss = total / num_items_in_batch  # normalized over the whole accumulated batch
+        if not self.model_accepts_loss_kwargs:  # Trainer would then divide by the GA steps
+            loss = loss * self.current_gradient_accumulation_steps
+        return loss
 
 
 # ---------------------------------------------------------------------- evaluation

@@ -300,3 +300,26 @@ def test_accelerate_launch_two_process_ddp(task_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "run_env.json").read_text())["world_size"] == 2
     assert [r["step"] for r in read_metrics(out)] == [0, 2, 4]
+
+
+def test_length_grouped_loss_equals_padded_loss(task):
+    from transformers import TrainingArguments
+
+    from hf_geommem.training import GraphTrainer
+
+    tok = task.tokenizer
+    feats = [tokenize_config(task["edges"]["train"], tok, kind="edges")[i] for i in range(5)] + \
+        [tokenize_config(task["paths"]["train"], tok, kind="paths")[i] for i in range(3)]
+    batch = AnswerOnlyCollator(tok.pad_token_id)(feats)
+    model = build_model("gpt2-tiny", len(tok), 16)
+    args = TrainingArguments(output_dir="/tmp/unused", report_to="none", use_cpu=True)
+    trainer = GraphTrainer(model=model, args=args)
+    grouped = trainer.compute_loss(model, dict(batch))
+    padded = model(**batch).loss
+    assert len(torch.unique(batch["attention_mask"].sum(1))) == 2
+    assert torch.allclose(grouped, padded, atol=1e-5)
+    grouped.backward()
+    g1 = model.get_input_embeddings().weight.grad.clone()
+    model.zero_grad()
+    padded.backward()
+    assert torch.allclose(g1, model.get_input_embeddings().weight.grad, atol=1e-6)

@@ -57,7 +57,7 @@ __all__ = [
     "geometry_report",
 ]
 
-_BLOCK = 2048  # rows per block for blockwise similarity products
+_BLOCK = 512  # rows per block for blockwise similarity products (block x n floats)
 
 
 # ---------------------------------------------------------------------- results
@@ -327,7 +327,7 @@ def _query_sample(n: int, max_queries: int | None, seed: int) -> np.ndarray:
 
 def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = False,
                        logits: Any = None, n_null: int = 100, seed: int = 0,
-                       max_queries: int | None = 4096) -> Score:
+                       max_queries: int | None = 2048) -> Score:
     """Top-k edge recovery ("associative memorization", science.md section 6).
 
     For each node ``u`` the share of its neighbours among its top-``min(deg(u), k_max)``
@@ -360,7 +360,8 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
             raise ValueError(f"logits must be (n, n) = ({n}, {n}), got {Z.shape}")
         rows = lambda q: Z[q].copy()  # noqa: E731
     else:
-        rows = lambda q: X[q] @ X.T  # noqa: E731
+        X32 = X.astype(np.float32)
+        rows = lambda q: X32[q] @ X32.T  # noqa: E731
     lists = _topk_lists(rows, queries, k, exclude_self=not self_edges)
     keys = np.unique(src * n + dst)
     value = _neighbour_recall(lists, queries, k_per, keys, n)
@@ -526,7 +527,7 @@ def spectral_profile(X: Any, graph: Any, k: int | None = None, top_groups: int =
 
 # ---------------------------------------------------------------------- neighbourhoods
 def knn_edge_recall(X: Any, graph: Any, k_max: int = 10, n_null: int = 100, seed: int = 0,
-                    max_queries: int | None = 4096) -> Score:
+                    max_queries: int | None = 2048) -> Score:
     """kNN edge recall: for each node ``u`` the share of its graph neighbours among its
     ``min(deg(u), k_max)`` nearest nodes by cosine similarity (itself excluded). Best 1.0.
     ``max_queries`` caps the evaluated nodes (seeded sample)."""
@@ -649,7 +650,8 @@ def leaf_first_hop(X: Any, graph: Any, arms: np.ndarray | None = None, n_null: i
     """Leaf vs first-hop alignment on (held-out) arms, and navigation accuracy.
 
     For arms ``i, j`` let ``c_ij = cos(leaf_i, v1_j)``. The score is the *navigation accuracy*
-    ``mean_i [argmax_j c_ij == i]`` (chance ``1/d``). ``details``: ``diag_distance`` and
+    ``mean_i [argmax_j c_ij == i]`` (chance ``1/d``), with ``j`` over the distinct first hops
+    (on a tree-star the leaves of one subtree share their v1). ``details``: ``diag_distance`` and
     ``offdiag_distance`` (mean cosine distance ``1 - c`` on and off the diagonal), their ``gap``,
     and ``heatmap`` (the ``1 - c`` matrix of the first ``max_heatmap`` arms).
 
@@ -663,8 +665,12 @@ def leaf_first_hop(X: Any, graph: Any, arms: np.ndarray | None = None, n_null: i
     if A.shape[0] < 2 or A.shape[1] < 2:
         raise ValueError(f"navigation needs >= 2 arms of >= 2 nodes, got arms of shape {A.shape}")
     Xn = _unit_rows(X, "leaf_first_hop").astype(np.float32)
-    leaves, firsts = A[:, -1], A[:, 1]
+    leaves = A[:, -1]
+    # candidates: the distinct first hops (on a tree-star several leaves share one)
+    firsts, target = np.unique(A[:, 1], return_inverse=True)
     d = len(leaves)
+    if len(firsts) < 2:
+        raise ValueError("navigation needs arms under >= 2 different first hops")
 
     def nav(rows_leaf: np.ndarray, rows_first: np.ndarray, targets: np.ndarray) -> float:
         hits = 0
@@ -673,22 +679,24 @@ def leaf_first_hop(X: Any, graph: Any, arms: np.ndarray | None = None, n_null: i
             hits += int((c.argmax(axis=1) == targets[s:s + _BLOCK]).sum())
         return hits / len(rows_leaf)
 
-    value = nav(leaves, firsts, np.arange(d))
-    diag = float(np.einsum("ij,ij->i", Xn[leaves], Xn[firsts]).mean())
+    value = nav(leaves, firsts, target)
+    cos_true = np.einsum("ij,ij->i", Xn[leaves], Xn[firsts[target]])
+    diag = float(cos_true.mean())
     total = float(Xn[leaves].sum(axis=0) @ Xn[firsts].sum(axis=0))
-    off = (total - diag * d) / (d * d - d)
+    off = (total - cos_true.sum()) / (d * len(firsts) - d)
     h = min(max_heatmap, d)
     details = {"diag_distance": 1 - diag, "offdiag_distance": 1 - off, "gap": diag - off,
-               "heatmap": 1 - Xn[leaves[:h]] @ Xn[firsts[:h]].T, "num_arms": d}
+               "heatmap": 1 - Xn[leaves[:h]] @ Xn[firsts[target[:h]]].T, "num_arms": d,
+               "num_first_hops": int(len(firsts))}
     rng = np.random.default_rng(seed + 1)
     q = min(null_queries, d)
 
     def draw(p: np.ndarray) -> float:
         sel = rng.choice(d, q, replace=False) if q < d else np.arange(d)
-        return nav(p[leaves[sel]], p[firsts], sel)
+        return nav(p[leaves[sel]], p[firsts], target[sel])
 
     return _with_null("navigation_accuracy", value, draw, g.num_nodes, n_null, seed, True,
-                      best=1.0, chance=1.0 / d, details=details)
+                      best=1.0, chance=1.0 / len(firsts), details=details)
 
 
 def path_distance_matrix(X: Any, graph: Any, arms: np.ndarray | None = None,

@@ -229,8 +229,11 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
     Prompts of equal length are batched together (no padding, so positions are exact for every
     architecture); ``generate`` uses the model's KV cache.
 
-    Returns: ``{"exact": float, "first_token": float, "per_position": list[float], "n": int}``
-    where ``first_token`` is the accuracy at target position 1 (v1 of a forward path).
+    Returns: ``{"exact", "first_token", "per_position", "teacher_forced", "n"}``: ``exact`` and
+    ``per_position`` score greedy decoding; ``teacher_forced`` is the per-position accuracy
+    with the true prefix fed in; ``first_token`` is the teacher-forced accuracy at target
+    position 1 (v1 of a forward path: the hardest token, given the constant root), so it is
+    meaningful for first-token-only training too.
     """
     if indices is not None:
         ds = ds.select(indices)
@@ -243,6 +246,7 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
     for i, t in enumerate(targets):
         target_arr[i, :len(t)] = np.asarray(t) + NUM_SPECIAL_TOKENS
     pred = np.full_like(target_arr, -2)
+    forced = np.full_like(target_arr, -2)
     lengths = np.array([len(p) for p in prompts])
     device = next(model.parameters()).device
     was_training = model.training
@@ -258,15 +262,22 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
                                  eos_token_id=None, num_beams=1)
             gen = out[:, length:].cpu().numpy()
             pred[chunk, :gen.shape[1]] = gen
+            full = torch.cat([ids, torch.as_tensor(np.maximum(target_arr[chunk], 0),
+                                                   device=device)], dim=1)
+            logits = model(input_ids=full, attention_mask=torch.ones_like(full)).logits
+            forced[chunk] = logits[:, length - 1:length - 1 + t_len].argmax(-1).cpu().numpy()
     model.train(was_training)
     valid = target_arr >= 0
     correct = (pred == target_arr) | ~valid
     per_pos = [(correct[:, j] & valid[:, j]).sum() / max(valid[:, j].sum(), 1)
                for j in range(t_len)]
+    tf = [((forced[:, j] == target_arr[:, j]) & valid[:, j]).sum() / max(valid[:, j].sum(), 1)
+          for j in range(t_len)]
     return {
         "exact": float(correct.all(axis=1).mean()),
-        "first_token": float(per_pos[1] if t_len > 1 else per_pos[0]),
+        "first_token": float(tf[1] if t_len > 1 else tf[0]),
         "per_position": [float(x) for x in per_pos],
+        "teacher_forced": [float(x) for x in tf],
         "n": int(len(targets)),
     }
 
@@ -333,7 +344,8 @@ class GraphEvalCallback(TrainerCallback):
             train = evaluate_paths(model, self.tokenizer, self.task["paths"]["train"],
                                    self.config.eval_batch_size, self.train_idx)
             row.update({"eval_exact_path": test["exact"], "eval_first_token": test["first_token"],
-                        "eval_per_position": test["per_position"], "eval_num_arms": test["n"],
+                        "eval_per_position": test["per_position"],
+                        "eval_teacher_forced": test["teacher_forced"], "eval_num_arms": test["n"],
                         "train_exact_path": train["exact"],
                         "train_first_token": train["first_token"]})
         if self.edge_nodes is not None and self.task.graph is not None:

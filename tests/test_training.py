@@ -128,6 +128,14 @@ class _Oracle(torch.nn.Module):
         rows = [self.answers[tuple(r.tolist())] for r in input_ids]
         return torch.cat([input_ids, torch.tensor(rows)[:, :max_new_tokens]], dim=1)
 
+    def forward(self, input_ids, **kw):  # teacher forcing: logits one-hot on the answers
+        out = torch.zeros(*input_ids.shape, 64)
+        for r, row in enumerate(input_ids.tolist()):
+            plen = next(k for k in range(len(row)) if tuple(row[:k]) in self.answers)
+            for j, t in enumerate(self.answers[tuple(row[:plen])]):
+                out[r, plen - 1 + j, t] = 1.0
+        return type("Out", (), {"logits": out})()
+
 
 def test_evaluate_paths_counts_exact_first_and_positions(task):
     tok, ds = task.tokenizer, task["paths"]["train"]
@@ -144,8 +152,9 @@ def test_evaluate_paths_counts_exact_first_and_positions(task):
     n = ds.num_rows
     assert res["n"] == n
     assert res["exact"] == pytest.approx((n - 2) / n)
-    assert res["first_token"] == pytest.approx((n - 1) / n)
+    assert res["first_token"] == pytest.approx((n - 1) / n)  # teacher-forced v1
     assert res["per_position"] == pytest.approx([1.0, (n - 1) / n, (n - 1) / n])
+    assert res["teacher_forced"] == pytest.approx([1.0, (n - 1) / n, (n - 1) / n])
 
 
 def test_evaluate_edges_perfect_linear_model(task):

@@ -1,0 +1,212 @@
+import numpy as np
+import pytest
+import torch
+
+from hf_geommem import graphs as G
+from hf_geommem import metrics as M
+from hf_geommem.spectral import (combinatorial_laplacian, group_eigenvalues, paper_laplacian,
+                                 smallest_eigenvectors)
+
+
+def _eigenmap(g, dims):
+    return smallest_eigenvectors(combinatorial_laplacian(g)).vectors[:, 1:1 + dims]
+
+
+# ---------------------------------------------------------------- hand-computed values
+def test_geometric_level_hand_value():
+    g = G.from_edge_list([(0, 1), (1, 2)])
+    X = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    s = M.geometric_level(X, g, n_null=0)
+    assert s.value == pytest.approx(np.sqrt(0.5))  # both edges at 45 degrees
+    assert M.geometric_level(torch.tensor(X), np.array([[0, 1], [1, 2]]), n_null=0).value == \
+        pytest.approx(s.value)
+
+
+def test_dirichlet_energy_hand_value():
+    g = G.from_edge_list([(0, 1), (1, 2)])
+    X = np.array([[0.0], [1.0], [2.0]])
+    # Xc = [-1, 0, 1]; tr(Xc^T L Xc) = 1 + 1 = 2; 2|E| tr(Xc^T Xc)/(n-1) = 4 * 2 / 2 = 4
+    s = M.dirichlet_energy(X, g, n_null=0)
+    assert s.value == pytest.approx(0.5)
+    # best: lambda_2 of the 3-path is 1 -> 1 * 2 / 4
+    assert s.best == pytest.approx(0.5)
+
+
+def test_spectral_fraction_and_grouping_on_cycle():
+    c = G.cycle(12)
+    ang = 2 * np.pi * np.arange(12) / 12
+    X = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    s = M.spectral_energy_fraction(X, c, k=1, n_null=200, seed=1)
+    # k=1 falls inside the 2-fold smoothest eigenspace: the cut takes both
+    assert s.details["k_effective"] == 2 and s.chance == pytest.approx(2 / 11)
+    assert s.value == pytest.approx(1.0) and s.significant
+    assert list(group_eigenvalues(np.array([0.0, 1.0, 1.0 + 1e-12, 2.0]))) == [0, 1, 1, 2]
+
+
+def test_topk_edge_recovery_hand_value():
+    g = G.from_edge_list([(0, 1), (1, 2), (2, 3)])  # path 0-1-2-3
+    X = np.eye(4)
+    Z = np.array([[0, 5, 1, 0], [4, 0, 0, 3], [0, 9, 0, 1], [0, 0, 1, 2]], dtype=float)
+    # node 0: top1 = 1 (hit); node 1: top2 = {0, 3} (1 of 2); node 2: top2 = {1, 3} (2/2);
+    # node 3: top1 = 2 (self excluded) hit
+    s = M.topk_edge_recovery(X, g, logits=Z, n_null=0)
+    assert s.value == pytest.approx((1 + 0.5 + 1 + 1) / 4)
+    assert M.edge_recovery_from_topk(np.array([[1], [0]]), np.array([0, 1]),
+                                     np.array([[0, 1], [1, 0]]))["value"] == 1.0
+
+
+def test_edge_margin_and_skewed_low_rank():
+    c = G.cycle(6)
+    A = c.adjacency().toarray()
+    m = M.edge_margin(A, c)
+    assert m.value == pytest.approx(1.0) and m.details["top1"] == 1.0
+    m2 = M.edge_margin(-A, c)
+    assert m2.value == pytest.approx(-1.0) and m2.details["top1"] == 0.0
+    # E orthonormal, W = A: an associative code (W off-diagonal in E's basis) -> skewed
+    # margin collapses while the full margin is positive
+    E = np.eye(6)
+    s = M.skewed_low_rank_margin(E, A, c)
+    assert s.details["full_margin"] == pytest.approx(1.0)
+    assert s.value <= 0 and s.details["top1"] < 1
+    # geometric: E = eigenvectors, W diagonal in that basis -> the skewed model is the model
+    vals, vecs = np.linalg.eigh(A)
+    E = vecs * (1 + 0.1 * np.arange(6))  # distinct singular values: V = I
+    g_s = M.skewed_low_rank_margin(E, np.diag(vals), c)
+    assert g_s.value == pytest.approx(g_s.details["full_margin"])
+    assert g_s.details["top1"] == g_s.details["full_top1"]
+
+
+def test_leaf_first_hop_and_path_matrix():
+    g = G.path_star(6, 4, canonical_ids=True)
+    X = np.zeros((g.num_nodes, 7))
+    X[0, 6] = 1.0
+    for a, arm in enumerate(g.arms):
+        X[arm[1:], a] = 1.0
+    X[g.arms[:, 1:].ravel()] += 0.01 * np.random.default_rng(0).standard_normal((18, 7))
+    nav = M.leaf_first_hop(X, g, n_null=100)
+    assert nav.value == 1.0 and nav.chance == pytest.approx(1 / 6)
+    assert nav.details["gap"] > 0.9 and nav.details["heatmap"].shape == (6, 6)
+    assert nav.p < 0.05
+    pm = M.path_distance_matrix(X, g, n_null=50)
+    assert pm.details["matrix"].shape == (6, 6) and pm.value > 0.9
+    held_out = M.leaf_first_hop(X, g, arms=np.array([1, 3, 4]), n_null=0)
+    assert held_out.details["num_arms"] == 3 and held_out.chance == pytest.approx(1 / 3)
+
+
+def test_spectral_profile_node2vec_like_mass():
+    c = G.cycle(15)
+    lap = paper_laplacian(c)
+    basis = smallest_eigenvectors(lap)
+    X = basis.vectors[:, 1:3] * 3.0  # the two smoothest non-trivial directions of -L
+    s = M.spectral_profile(X, c, n_null=100)
+    assert s.value == pytest.approx(1.0)
+    assert s.details["group_sizes"][0] == 2 and s.details["profile"][0] == pytest.approx(1.0)
+    assert s.details["spectrum"][0] == pytest.approx(s.details["spectrum"].max())
+
+
+def test_distance_correlation_and_auc():
+    g = G.grid(6, 6)
+    X = np.stack(np.divmod(np.arange(36), 6), axis=1).astype(float)  # grid coordinates
+    r = M.distance_correlation(X, g, metric="euclidean", n_null=50)
+    assert r.value > 0.9 and r.significant
+    auc = M.link_prediction_auc(X + 1.0, g, n_null=50)
+    assert auc.value > 0.75 and auc.significant  # cosine on shifted coordinates: 0.82
+
+
+# ---------------------------------------------------------------- sanity: optimum, null
+@pytest.mark.parametrize("graph", [G.path_star(10, 4, seed=2), G.grid(5, 5), G.cycle(15),
+                                   G.tree_star(3, 4, seed=1)])
+def test_eigenmap_near_optimum_random_at_null_permuted_at_null(graph):
+    X = _eigenmap(graph, 4)
+    rng = np.random.default_rng(0)
+    de = M.dirichlet_energy(X[:, :1], graph, n_null=100)
+    assert de.value == pytest.approx(de.best, rel=1e-6)  # the Fiedler vector is optimal
+    rep = M.geometry_report(X, graph, n_null=100)
+    for name, s in rep.items():
+        assert s.significant, (name, s.value, s.null_low, s.null_high)
+    R = rng.standard_normal(X.shape)
+    for name, s in M.geometry_report(R, graph, n_null=100).items():
+        assert abs(s.z) < 4, (name, s.z)
+    P = X[rng.permutation(graph.num_nodes)]
+    for name, s in M.geometry_report(P, graph, n_null=100).items():
+        assert abs(s.z) < 4, (name, s.z)
+
+
+def test_null_fields_and_determinism():
+    g = G.cycle(10)
+    X = np.random.default_rng(1).standard_normal((10, 3))
+    a, b = M.geometric_level(X, g, seed=3), M.geometric_level(X, g, seed=3)
+    assert a.as_dict() == b.as_dict() and a.n_null == 100
+    assert a.null_low <= a.null_mean <= a.null_high and 0 < a.p <= 1
+    assert M.geometric_level(X, g, n_null=0).n_null == 0
+
+
+def test_big_graph_null_matches_exact_null():
+    g = G.path_star(3000, 10, seed=0)
+    X = np.random.default_rng(0).standard_normal((g.num_nodes, 16)) + 0.5
+    fast = M.dirichlet_energy(X, g, n_null=200)
+    exact_fn = M._edge_dot_null
+    try:
+        M._edge_dot_null = lambda Y, u, v, seed: exact_fn(Y, u, v, seed, max_edges=10 ** 9)
+        exact = M.dirichlet_energy(X, g, n_null=200)
+    finally:
+        M._edge_dot_null = exact_fn
+    assert fast.null_mean == pytest.approx(exact.null_mean, abs=3e-3)
+    assert fast.null_std == pytest.approx(exact.null_std, rel=0.25)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_inputs():
+    g = G.cycle(5)
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    with pytest.raises(ValueError, match="X has 4 rows but the graph has 5 nodes"):
+        M.geometric_level(X[:4], g)
+    Xn = X.copy()
+    Xn[2, 1] = np.nan
+    with pytest.raises(ValueError, match="non-finite value .* at row 2, column 1"):
+        M.dirichlet_energy(Xn, g)
+    Xz = X.copy()
+    Xz[3] = 0
+    with pytest.raises(ValueError, match="row 3 of X has zero norm"):
+        M.geometric_level(Xz, g)
+    with pytest.raises(ValueError, match="no edges"):
+        M.geometric_level(X, G.from_edge_list([], num_nodes=5))
+    with pytest.raises(ValueError, match="k must be in 1..3"):
+        M.spectral_energy_fraction(X, g, k=9)
+    with pytest.raises(ValueError, match="2 components"):
+        M.leaf_first_hop(np.ones((16, 2)), G.irregular16())
+    with pytest.raises(ValueError, match="2-D"):
+        M.geometric_level(np.ones(5), g)
+    with pytest.raises(ValueError, match="isolated"):
+        M.spectral_profile(np.ones((4, 2)), G.from_edge_list([(0, 1), (1, 2)], num_nodes=4))
+    with pytest.raises(TypeError, match="cannot read a graph"):
+        M.geometric_level(X, "cycle")
+
+
+def test_disconnected_graph_is_documented_not_nan():
+    g = G.irregular16()
+    X = np.random.default_rng(0).standard_normal((16, 4))
+    de = M.dirichlet_energy(X, g, n_null=20)
+    assert de.best == 0.0 and np.isfinite(de.value)
+    rep = M.geometry_report(X, g, n_null=20)
+    assert all(np.isfinite(s.value) for s in rep.values())
+
+
+def test_preprocessing():
+    X = np.random.default_rng(0).standard_normal((30, 6)) * np.array([100, 1, 1, 1, 1, 0])
+    S = M.prepare_representations(X, standardize=True)
+    assert S.shape == (30, 5) and np.allclose(S.std(axis=0), 1)
+    P = M.prepare_representations(X, n_components=2)
+    assert P.shape == (30, 2)
+    with pytest.raises(ValueError, match="n_components must be in 1..6"):
+        M.prepare_representations(X, n_components=7)
+
+
+def test_graph_inputs_from_dataset_and_networkx():
+    import hf_geommem as H
+
+    task = H.build_task("path_star", degree=5, length=3, seed=0)
+    X = np.random.default_rng(0).standard_normal((task.graph.num_nodes, 3))
+    a = M.geometric_level(X, task, n_null=0).value
+    assert M.geometric_level(X, task["graph"], n_null=0).value == pytest.approx(a)
+    assert M.geometric_level(X, task.graph.to_networkx(), n_null=0).value == pytest.approx(a)

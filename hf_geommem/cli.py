@@ -296,7 +296,7 @@ def _cmd_tiny(args: argparse.Namespace) -> int:
         t = studies.timing_contrast(seed=args.seed, n_null=args.null)
         print(f"\ntiming (15-cycle): frozen-embedding associative fit in "
               f"{t['associative_fit_steps']} full-batch steps at lr 0.1; trainable linear "
-              f"network geometric (level > null 97.5% = {t['geometric_level_null_high']:.3f}) "
+              f"network (self-edges) geometric (level > null 97.5% = {t['geometric_level_null_high']:.3f}) "
               f"at step {t['geometry_steps']}, full top-k recovery at step "
               f"{t['trainable_fit_steps']}")
         report["timing"] = t

@@ -210,3 +210,12 @@ def test_graph_inputs_from_dataset_and_networkx():
     a = M.geometric_level(X, task, n_null=0).value
     assert M.geometric_level(X, task["graph"], n_null=0).value == pytest.approx(a)
     assert M.geometric_level(X, task.graph.to_networkx(), n_null=0).value == pytest.approx(a)
+
+
+def test_knn_edge_recall_hand_value():
+    g = G.from_edge_list([(0, 1), (1, 2), (2, 3)])
+    X = np.array([[1.0, 0.0], [1.0, 0.2], [1.0, 0.5], [0.0, 1.0]])
+    # cosine order: node 0 -> 1; node 1 -> {0, 2}; node 2 -> nearest two {1, 0} (3 is far)
+    # node 3 -> nearest one is 2: recalls 1, 1, 1/2, 1
+    s = M.knn_edge_recall(X, g, n_null=0)
+    assert s.value == pytest.approx((1 + 1 + 0.5 + 1) / 4)

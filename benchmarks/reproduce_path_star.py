@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/reproduce_path_star.py [--runs gpt2,llama,...] [--out DIR]
 
-Runs (G(300,5): 1,201 nodes, 225 train / 75 held-out arms, chance 1/300 = 0.33%):
+Runs (G(300,5) with 2 pause tokens: 1,201 nodes, 225 train / 75 held-out arms, chance 0.33%):
   gpt2         2-layer width-128 GPT-2, tied, mixed recipe, AdamW lr 1e-3, full batch
   llama        the same with the Llama preset
   mamba        the same with the Mamba preset (100 steps: pure-PyTorch Mamba is ~5 s/step here)
@@ -38,11 +38,13 @@ RUNS = {
 }
 
 
-def datasets(root: Path, degree: int) -> dict[str, Path]:
+def datasets(root: Path, degree: int, pauses: int) -> dict[str, Path]:
     made = {
-        "base": lambda: hg.build_task("path_star", degree=degree, length=5, seed=0),
+        "base": lambda: hg.build_task("path_star", degree=degree, length=5, seed=0,
+                                      paths=hg.PathTaskConfig(num_pauses=pauses)),
         "forward": lambda: hg.build_task("path_star", degree=degree, length=5, seed=0,
-                                         edges=hg.EdgeTaskConfig("forward")),
+                                         edges=hg.EdgeTaskConfig("forward"),
+                                         paths=hg.PathTaskConfig(num_pauses=pauses)),
         "in_context": lambda: hg.build_in_context_task(degree=10, length=5, num_train=20_000,
                                                        num_test=500, seed=0),
     }
@@ -59,11 +61,13 @@ def main() -> None:
     parser.add_argument("--runs", default=",".join(RUNS))
     parser.add_argument("--out", default="outputs/reproduce")
     parser.add_argument("--degree", type=int, default=300)
-    parser.add_argument("--max-steps", type=int, default=150)
+    parser.add_argument("--pauses", type=int, default=2,
+                        help="[PAUSE] tokens (more converge faster; 1 pause reached 89%% here)")
+    parser.add_argument("--max-steps", type=int, default=120)
     parser.add_argument("--eval-steps", type=int, default=10)
     args = parser.parse_args()
     root = Path(args.out)
-    data = datasets(root, args.degree)
+    data = datasets(root, args.degree, args.pauses)
     rows = []
     for name in args.runs.split(","):
         spec = RUNS[name]

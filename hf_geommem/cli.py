@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="outputs/demo", help="output folder")
     demo.add_argument("--degree", type=int, default=300)
     demo.add_argument("--length", type=int, default=5)
+    demo.add_argument("--pauses", type=int, default=2,
+                      help="[PAUSE] tokens (more pauses converge faster)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--model", default="gpt2-small")
     demo.add_argument("--max-steps", type=int, default=120)
@@ -449,14 +451,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """build -> train -> evaluate -> card and report, on one CPU core in a few minutes."""
-    from . import build_task, load_task
+    from . import PathTaskConfig, build_task, load_task
     from .training import TrainConfig, finish_run, train
 
     out = Path(args.out)
     data_dir, run_dir = out / f"g{args.degree}_{args.length}", out / "model"
     t0 = time.perf_counter()
-    print(f"[1/3] building path-star G({args.degree},{args.length}) -> {data_dir}")
-    task = build_task("path_star", degree=args.degree, length=args.length, seed=args.seed)
+    print(f"[1/3] building path-star G({args.degree},{args.length}), {args.pauses} pause "
+          f"token(s) -> {data_dir}")
+    task = build_task("path_star", degree=args.degree, length=args.length, seed=args.seed,
+                      paths=PathTaskConfig(num_pauses=args.pauses, seed=args.seed))
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())

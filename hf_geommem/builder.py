@@ -263,6 +263,7 @@ _DESCRIPTIONS = {
 
 def _write_card(task: TaskData, folder: Path) -> None:
     from datasets.info import DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -276,8 +277,6 @@ def _write_card(task: TaskData, folder: Path) -> None:
     for c, dd in task.configs.items():
         first = next(iter(dd.values()))
         info = DatasetInfo(features=first.features, config_name=c)
-        from datasets.splits import SplitDict, SplitInfo
-
         info.splits = SplitDict({s: SplitInfo(name=s, num_examples=d.num_rows,
                                               num_bytes=(folder / _parquet_name(c, s)).stat().st_size)
                                  for s, d in dd.items()})

@@ -126,6 +126,17 @@ def train_node2vec(graph: Graph, config: Node2VecConfig | None = None,
             :class:`~hf_geommem.geometry.GeometryRecorder`).
     """
     config = config or Node2VecConfig()
+    # the softmax has many tiny entries: float32 denormals make CPU matmuls ~10x slower
+    # (torch's default is off; it cannot be queried, so it is switched back off afterwards)
+    torch.set_flush_denormal(True)
+    try:
+        return _train(graph, config, callback)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _train(graph: Graph, config: Node2VecConfig,
+           callback: Callable[[int, np.ndarray], None] | None) -> Node2VecResult:
     n = graph.num_nodes
     deg = graph.degrees
     if (deg == 0).any():

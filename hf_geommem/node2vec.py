@@ -51,6 +51,7 @@ class Node2VecConfig:
         num_eigenvectors: eigenvectors of ``-L`` tracked (default: all on graphs up to the dense
             limit, 16 above).
         keep_embeddings: store ``V`` at every recorded step.
+        keep_C: also store the ``n x n`` matrix ``C(t)`` (tiny graphs).
         device: torch device; dtype: torch dtype (float64 by default: the dynamics are slow
             and float32 round-off shows on tiny graphs).
         seed: init seed.
@@ -64,6 +65,7 @@ class Node2VecConfig:
     record_steps: list[int] | None = None
     num_eigenvectors: int | None = None
     keep_embeddings: bool = True
+    keep_C: bool = False
     device: str = "cpu"
     dtype: Any = torch.float64
     seed: int = 0
@@ -174,6 +176,8 @@ def _train(graph: Graph, config: Node2VecConfig,
                    "proj_C": torch.linalg.norm(C @ E, dim=0).cpu().numpy()}
             if config.keep_embeddings:
                 row["V"] = V.cpu().numpy().copy()
+            if config.keep_C:
+                row["C"] = C.cpu().numpy().copy()
             history.append(row)
             if callback is not None:
                 callback(step, V.cpu().numpy())

@@ -47,8 +47,11 @@ def test_node2vec_untied_and_gradient_is_CV():
     J = (P * torch.log_softmax(V @ V.T, 1)).sum()
     J.backward()
     assert np.allclose(V1 - V0, 1e-3 * V.grad.numpy(), atol=1e-10)
-    u = train_node2vec(g, Node2VecConfig(dim=5, epochs=20, tied=False))
+    u = train_node2vec(g, Node2VecConfig(dim=5, epochs=20, tied=False, keep_C=True))
     assert u.U is not None and u.U.shape == u.V.shape
+    C = u.history[-1]["C"]
+    assert C.shape == (7, 7) and np.allclose(C, C.T)
+    assert np.allclose(np.linalg.norm(C @ u.eigenvectors, axis=0), u.history[-1]["proj_C"])
 
 
 def test_node2vec_errors():

@@ -81,10 +81,11 @@ def main() -> None:
                "best_exact": best.get("eval_exact_path"), "best_step": best["step"]}
         rows.append(row)
         f = res.final
+        edge = f"{100 * f['edge_topk_recovery']:6.2f}%" if "edge_topk_recovery" in f \
+            else "   n/a "
         print(f"{name:12s} held-out exact {100 * f['eval_exact_path']:6.2f}%  first-token "
               f"{100 * f['eval_first_token']:6.2f}%  train exact "
-              f"{100 * f['train_exact_path']:6.2f}%  edge top-k "
-              f"{100 * f.get('edge_topk_recovery', float('nan')):6.2f}%  chance "
+              f"{100 * f['train_exact_path']:6.2f}%  edge top-k {edge}  chance "
               f"{100 * f['chance']:.2f}%  (best exact {100 * row['best_exact']:.2f}% at step "
               f"{row['best_step']}; {row['seconds']:.0f} s)", flush=True)
         (root / "results.json").write_text(json.dumps(rows, indent=2))

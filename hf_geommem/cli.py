@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--models", default=",".join(("associative", "node2vec", "laplacian",
                                                     "transformer", "linear", "mamba")))
     tiny.add_argument("--knob-steps", type=int, default=10_000)
+    tiny.add_argument("--self-edges", action=argparse.BooleanOptionalAction, default=True,
+                      help="tiny study: u -> u examples for the trained models (default on; "
+                      "--no-self-edges shows the linear network's zig-zag code)")
     tiny.add_argument("--null", type=int, default=200)
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(func=_cmd_tiny)
@@ -257,7 +260,7 @@ def _cmd_tiny(args: argparse.Namespace) -> int:
         graphs = tiny_graphs(args.seed)
         bar = tqdm(total=len(graphs) * len(models), desc="tiny study", unit="run")
         rows = studies.tiny_study(graphs, models, n_null=args.null, seed=args.seed,
-                                  progress=lambda r: (bar.set_postfix_str(
+                                  self_edges=args.self_edges, progress=lambda r: (bar.set_postfix_str(
                                       f"{r['graph']}/{r['model']}"), bar.update(1)))
         bar.close()
         print(f"\n{'graph':15s}{'model':13s}{'top-k':>7s}{'geo level':>11s}{'null 97.5%':>11s}"

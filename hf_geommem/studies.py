@@ -110,12 +110,14 @@ def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 200
 
 
 def score_memory(X: np.ndarray, graph: Graph, logits: np.ndarray | None = None,
-                 n_null: int = 200, seed: int = 0, k: int = 2) -> dict[str, Any]:
+                 n_null: int = 200, seed: int = 0, k: int = 2,
+                 self_edges: bool = False) -> dict[str, Any]:
     """Memorization and geometry of node embeddings ``X`` (and, if given, the model's
     ``logits`` over nodes): top-k recovery, geometric level, spectral energy fraction
     (``k`` smoothest directions), spectral top mass, each geometry score with its null, and
     the verdict ``geometric`` (geometric level *and* spectral energy beyond the null's 97.5%)."""
-    rec = topk_edge_recovery(X, graph, logits=logits, n_null=0).value
+    rec = topk_edge_recovery(X, graph, logits=logits, n_null=0,
+                             self_edges=self_edges and logits is not None).value
     gl = geometric_level(X, graph, n_null, seed)
     sk = spectral_energy_fraction(X, graph, k=k, n_null=n_null, seed=seed)
     sp = spectral_profile(X, graph, n_null=n_null, seed=seed)
@@ -150,12 +152,14 @@ def _model_logits(model: Any, n: int) -> np.ndarray:
     return out.float().numpy().copy()  # the metric excludes self (no self-edges here)
 
 
-def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed: int):
+def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed: int,
+                          self_edges: bool = False):
     from .builder import build_task
     from .probing import node_embeddings
+    from .tasks import EdgeTaskConfig
     from .training import TrainConfig, train
 
-    task = build_task(graph, paths=False)
+    task = build_task(graph, edges=EdgeTaskConfig(self_edges=self_edges), paths=False)
     with tempfile.TemporaryDirectory() as d:
         cfg = TrainConfig(model=preset, recipe="edges", max_steps=steps, eval_steps=steps,
                           learning_rate=lr, lr_scheduler="cosine", weight_decay=0.0, seed=seed)
@@ -167,11 +171,18 @@ def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed
 def tiny_study(graphs: dict[str, Graph] | None = None, models: tuple[str, ...] = TINY_MODELS,
                transformer_steps: int = 500, mamba_steps: int = 300, linear_steps: int = 2000,
                node2vec_epochs: int = 10_000, n_null: int = 200, seed: int = 0,
-               laplacian_dim: int = 3, progress: Any = None) -> list[dict[str, Any]]:
+               laplacian_dim: int = 3, self_edges: bool = True,
+               progress: Any = None) -> list[dict[str, Any]]:
     """Six models x four tiny graphs (edge-only, both directions). One row per (graph, model)
     with :func:`score_memory`'s fields plus ``seconds`` and ``X``. The embeddings scored are: the frozen
     random code (associative), Node2Vec's V, the top eigenvectors of -L (laplacian), and the
-    node-token input embeddings of the trained models."""
+    node-token input embeddings of the trained models.
+
+    ``self_edges`` (default on) adds ``u -> u`` examples for the trained models. The authors'
+    code counts self-edges among the training edges (science.md 6), and without them the linear
+    network's softmax competition with ``u`` itself drives it to a "zig-zag" code (neighbours
+    anti-aligned, edge cosines -0.2 to -0.5 here) rather than the aligned geometry (science.md
+    8: self-edges remove the zig-zag); pass ``False`` to see it."""
     graphs = graphs or tiny_graphs(seed)
     unknown = set(models) - set(TINY_MODELS)
     if unknown:
@@ -183,7 +194,7 @@ def tiny_study(graphs: dict[str, Graph] | None = None, models: tuple[str, ...] =
             logits = None
             if model == "associative":
                 run = train_linear(g, dim=32, lr=0.1, steps=100, init_std=1.0,
-                                   freeze_embeddings=True, seed=seed)
+                                   freeze_embeddings=True, seed=seed, self_edges=self_edges)
                 X, logits = run.E, run.E @ run.W @ run.E.T
             elif model == "node2vec":
                 X = train_node2vec(g, Node2VecConfig(epochs=node2vec_epochs, seed=seed,
@@ -193,13 +204,15 @@ def tiny_study(graphs: dict[str, Graph] | None = None, models: tuple[str, ...] =
                 basis = smallest_eigenvectors(paper_laplacian(g))
                 X = basis.vectors[:, 1:1 + laplacian_dim]
             elif model == "linear":
-                run = train_linear(g, dim=32, lr=1e-2, steps=linear_steps, seed=seed)
+                run = train_linear(g, dim=32, lr=1e-2, steps=linear_steps, seed=seed,
+                                   self_edges=self_edges)
                 X, logits = run.E, run.E @ run.W @ run.E.T
             else:
                 preset = "gpt2-tiny" if model == "transformer" else "mamba-tiny"
                 steps = transformer_steps if model == "transformer" else mamba_steps
-                X, logits = _train_sequence_model(g, preset, steps, 1e-2, seed)
-            row = {"graph": gname, "model": model, **score_memory(X, g, logits, n_null, seed),
+                X, logits = _train_sequence_model(g, preset, steps, 1e-2, seed, self_edges)
+            row = {"graph": gname, "model": model,
+                   **score_memory(X, g, logits, n_null, seed, self_edges=self_edges),
                    "seconds": time.perf_counter() - t0, "X": np.asarray(X)}
             rows.append(row)
             if progress is not None:

@@ -122,3 +122,11 @@ def test_cli_tiny_timing_and_plot(tmp_path, capsys):
               "leaf_first_hop.png"):
         assert (run / "figures" / f).stat().st_size > 3000, f
     assert main(["plot", str(tmp_path / "nope")]) == 2
+
+
+def test_linear_network_zigzag_without_self_edges_aligned_with():
+    rows = tiny_study({"cycle_15": G.cycle(15)}, ("linear",), linear_steps=1000, n_null=100,
+                      self_edges=False)
+    assert rows[0]["geometric_level"] < 0 and rows[0]["verdict"] in ("zig-zag", "associative")
+    rows = tiny_study({"cycle_15": G.cycle(15)}, ("linear",), linear_steps=1000, n_null=100)
+    assert rows[0]["geometric_level"] > 0.3 and rows[0]["verdict"] == "geometric"

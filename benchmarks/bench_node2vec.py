@@ -10,10 +10,8 @@ epochs, and the peak RSS, for float64 (default) and float32.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
-import time
 
 CHILD = r"""
 import resource, sys, time, torch

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import scipy.sparse as sp
 
 from .graphs import Graph, from_edge_list, from_networkx
 from .spectral import (

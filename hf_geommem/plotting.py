@@ -20,19 +20,35 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Lay out, write the PNG, free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)
+
+
+def _plot_series(ax, rows: list[dict[str, Any]], steps: list[float],
+                 series: tuple[tuple[str, str], ...]) -> None:
+    """One line per (key, label) present in any row; missing values are gaps."""
+    for key, label in series:
+        if any(key in r for r in rows):
+            ax.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o", ms=3,
+                    label=label)
+
+
 def plot_training_curves(history: list[dict[str, Any]], path: str | Path,
                          title: str = "") -> Path:
     """Accuracy curves over training steps from ``metrics.jsonl`` rows (with chance)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    steps = [r["step"] for r in history]
-    for key, label in (("eval_exact_path", "held-out exact path"),
-                       ("eval_first_token", "held-out first token"),
-                       ("train_exact_path", "train exact path"),
-                       ("edge_topk_recovery", "top-k edge recovery")):
-        if any(key in r for r in history):
-            ax.plot(steps, [r.get(key, float("nan")) for r in history], marker="o", ms=3,
-                    label=label)
+    _plot_series(ax, history, [r["step"] for r in history],
+                 (("eval_exact_path", "held-out exact path"),
+                  ("eval_first_token", "held-out first token"),
+                  ("train_exact_path", "train exact path"),
+                  ("edge_topk_recovery", "top-k edge recovery")))
     if any("chance" in r for r in history):
         ax.axhline(history[-1]["chance"], color="grey", ls="--", lw=1, label="chance 1/d")
     ax.set_xlabel("step")
@@ -40,11 +56,7 @@ def plot_training_curves(history: list[dict[str, Any]], path: str | Path,
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_probe_layers(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
@@ -64,11 +76,7 @@ def plot_probe_layers(rows: list[dict[str, Any]], path: str | Path, title: str =
         ax.set_xlabel("layer")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=100)
 
 
 def _colors(graph, n: int):
@@ -107,10 +115,7 @@ def plot_embedding_projection(X, graph, path: str | Path, dims: int = 2, title: 
     fig.colorbar(sc, ax=ax, shrink=0.7, label=label)
     var = (s[:dims] ** 2).sum() / max((s ** 2).sum(), 1e-300)
     ax.set_title(f"{title} PCA ({100 * var:.0f}% variance)".strip(), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_cosine_heatmap(X, graph, path: str | Path, title: str = "", max_nodes: int = 200
@@ -136,10 +141,7 @@ def plot_cosine_heatmap(X, graph, path: str | Path, title: str = "", max_nodes: 
     axes[1].imshow(A, cmap="Greys")
     axes[1].set_title("adjacency", fontsize=9)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_spectral_bars(spectrum, profile, path: str | Path, title: str = "",
@@ -158,10 +160,7 @@ def plot_spectral_bars(spectrum, profile, path: str | Path, title: str = "",
     ax.set_xlabel("eigenvalue group (top of -L first, trivial dropped)")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_geometry_curves(rows: list[dict[str, Any]], path: str | Path, title: str = ""
@@ -169,23 +168,17 @@ def plot_geometry_curves(rows: list[dict[str, Any]], path: str | Path, title: st
     """Associative vs geometric memorization over training: top-k edge recovery beside the
     geometric level, spectral top mass and navigation accuracy (log step axis)."""
     plt = _pyplot()
-    steps = [max(r["step"], 0.5) for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    for key, label in (("topk_edge_recovery", "top-k edge recovery (associative)"),
-                       ("geometric_level", "geometric level"),
-                       ("spectral_top_mass", "spectral top mass"),
-                       ("navigation_accuracy", "navigation accuracy")):
-        if any(key in r for r in rows):
-            ax.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o", ms=3,
-                    label=label)
+    _plot_series(ax, rows, [max(r["step"], 0.5) for r in rows],  # step 0 on a log axis
+                 (("topk_edge_recovery", "top-k edge recovery (associative)"),
+                  ("geometric_level", "geometric level"),
+                  ("spectral_top_mass", "spectral top mass"),
+                  ("navigation_accuracy", "navigation accuracy")))
     ax.set_xscale("log")
     ax.set_xlabel("step")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_leaf_first_hop(heatmap, path_matrix, path: str | Path, title: str = "") -> Path:
@@ -198,10 +191,7 @@ def plot_leaf_first_hop(heatmap, path_matrix, path: str | Path, title: str = "")
         ax.set_title(name, fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_node2vec_trajectories(history: list[dict[str, Any]], path: str | Path,
@@ -224,7 +214,4 @@ def plot_node2vec_trajectories(history: list[dict[str, Any]], path: str | Path,
         ax.set_title(name, fontsize=9)
     axes[0].legend(fontsize=7, ncol=2)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)

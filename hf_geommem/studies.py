@@ -141,15 +141,11 @@ def _verdict(gl, sk) -> str:
 
 
 def _model_logits(model: Any, n: int) -> np.ndarray:
-    """Next-token logits over node tokens after ``[EDGE] u`` for every node ``u``."""
-    from .tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKEN_IDS
+    """``(n, n)`` next-token logits over node tokens after ``[EDGE] u`` for every node ``u``
+    (whether ``u`` itself counts is the metric's ``self_edges`` choice)."""
+    from .training import edge_query_logits
 
-    ids = torch.stack([torch.full((n,), SPECIAL_TOKEN_IDS["[EDGE]"]),
-                       torch.arange(n) + NUM_SPECIAL_TOKENS], dim=1)
-    with torch.no_grad():
-        model.eval()
-        out = model(input_ids=ids).logits[:, -1, NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + n]
-    return out.float().numpy().copy()  # the metric excludes self (no self-edges here)
+    return torch.cat([lg.cpu() for _, lg in edge_query_logits(model, np.arange(n), n)]).numpy()
 
 
 def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed: int,

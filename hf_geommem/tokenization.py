@@ -42,8 +42,9 @@ SPECIAL_TOKEN_IDS = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
 
 def node_token_ids(nodes: np.ndarray | int) -> np.ndarray | int:
     """Token id of node(s) ``nodes`` (``NUM_SPECIAL_TOKENS + node``)."""
-    return np.asarray(nodes, dtype=np.int64) + NUM_SPECIAL_TOKENS if not isinstance(nodes, int) \
-        else nodes + NUM_SPECIAL_TOKENS
+    if isinstance(nodes, int):
+        return nodes + NUM_SPECIAL_TOKENS
+    return np.asarray(nodes, dtype=np.int64) + NUM_SPECIAL_TOKENS
 
 
 def token_nodes(token_ids: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from .builder import TaskData, load_task
 from .metrics import edge_recovery_from_topk
 from .modeling import PRESETS, build_model
-from .tokenization import NUM_SPECIAL_TOKENS
+from .tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKEN_IDS
 
 __all__ = [
     "TrainConfig",
@@ -44,6 +44,7 @@ __all__ = [
     "GraphTrainer",
     "evaluate_paths",
     "evaluate_edges",
+    "edge_query_logits",
     "train",
     "finish_run",
     "read_metrics",
@@ -286,6 +287,28 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
 
 
 @torch.no_grad()
+def edge_query_logits(model: Any, nodes: np.ndarray, num_nodes: int, batch_size: int = 4096):
+    """Yield ``(chunk, logits)``: the next-token logits over the node tokens after
+    ``[EDGE] u`` for each ``u`` in ``chunk`` (blocks of ``nodes``; ``logits`` is
+    ``(len(chunk), num_nodes)`` float32 on the model's device). The model is in eval mode
+    while iterating."""
+    ids_edge = SPECIAL_TOKEN_IDS["[EDGE]"]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(nodes), batch_size):
+            chunk = np.asarray(nodes[start:start + batch_size])
+            ids = torch.stack([torch.full((len(chunk),), ids_edge),
+                               torch.as_tensor(chunk + NUM_SPECIAL_TOKENS)], dim=1).to(device)
+            logits = model(input_ids=ids).logits[:, -1, NUM_SPECIAL_TOKENS:
+                                                  NUM_SPECIAL_TOKENS + num_nodes]
+            yield chunk, logits.float()
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
 def evaluate_edges(model: Any, tokenizer: Any, edges: Dataset, num_nodes: int,
                    nodes: np.ndarray | None = None, batch_size: int = 4096,
                    k_max: int = 5) -> float:
@@ -296,19 +319,10 @@ def evaluate_edges(model: Any, tokenizer: Any, edges: Dataset, num_nodes: int,
     dst = np.asarray(column(edges, "target"), dtype=np.int64)
     if nodes is None:
         nodes = np.unique(src)
-    edge_tok = tokenizer.convert_tokens_to_ids("[EDGE]")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    tops = []
-    for start in range(0, len(nodes), batch_size):
-        chunk = nodes[start:start + batch_size]
-        ids = torch.stack([torch.full((len(chunk),), edge_tok),
-                           torch.as_tensor(chunk + NUM_SPECIAL_TOKENS)], dim=1).to(device)
-        logits = model(input_ids=ids).logits[:, -1, NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS
-                                              + num_nodes]
-        tops.append(torch.topk(logits.float(), k=min(k_max, num_nodes), dim=-1).indices.cpu())
-    model.train(was_training)
+    if tokenizer.convert_tokens_to_ids("[EDGE]") != SPECIAL_TOKEN_IDS["[EDGE]"]:
+        raise ValueError("the tokenizer is not an hf_geommem tokenizer ([EDGE] id differs)")
+    tops = [torch.topk(logits, k=min(k_max, num_nodes), dim=-1).indices.cpu()
+            for _, logits in edge_query_logits(model, nodes, num_nodes, batch_size)]
     return edge_recovery_from_topk(torch.cat(tops).numpy(), nodes, np.stack([src, dst], 1),
                                    k_max=k_max)["value"]
 

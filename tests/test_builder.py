@@ -10,7 +10,6 @@ from datasets import load_dataset
 
 import hf_geommem as H
 from hf_geommem import builder
-from hf_geommem.graphs import path_star
 
 ROOT = Path(__file__).resolve().parents[1]
 

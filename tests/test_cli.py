@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 import hf_geommem as H

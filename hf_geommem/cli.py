@@ -210,6 +210,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_probe(args: argparse.Namespace) -> int:
     import json
 
+    from .metrics import ALPHA
     from .plotting import plot_probe_layers
     from .probing import extract_representations, get_pack, load_model, probe
 
@@ -225,10 +226,11 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     names = list(rows[0])
     print(f"pack {pack.name}: {len(pack.entities)} entities, {len(pack.templates)} templates, "
           f"{pack.description}; position '{args.position}', {args.null} null draws; "
-          f"cells: value (z) with * where p < 0.05 in the geometric direction")
+          f"cells: value (z) with * where significant (one-sided p <= {ALPHA}, geometric "
+          f"direction)")
     print("layer " + " ".join(f"{n[:22]:>24s}" for n in names))
     for layer, row in enumerate(rows):
-        cells = [f"{row[n].value:8.3f} ({row[n].z:6.1f}){'*' if row[n].p < 0.05 else ' '}"
+        cells = [f"{row[n].value:8.3f} ({row[n].z:6.1f}){'*' if row[n].significant else ' '}"
                  for n in names]
         print(f"{layer:>5d} " + " ".join(f"{c:>24s}" for c in cells))
     out = Path(args.out)

@@ -399,13 +399,14 @@ def cycle(n: int, seed: int | None = 0, canonical_ids: bool = True) -> Graph:
 # chords plus a K4. science.md gives its shape, not its exact chords; these are ours (documented).
 _IRREGULAR16_EDGES = (
     [(i, (i + 1) % 12) for i in range(12)]
-    + [(0, 6), (3, 9)]
+    + [(1, 3), (5, 8)]  # the authors' chords
     + [(12, 13), (12, 14), (12, 15), (13, 14), (13, 15), (14, 15)]
 )
 
 
 def irregular16(seed: int | None = 0, canonical_ids: bool = True) -> Graph:
-    """The 16-node, 20-edge irregular graph: a 12-ring with chords (0,6), (3,9) plus a K4."""
+    """The 16-node, 20-edge irregular graph of the authors' code: the ring 0-1-...-11-0 with
+    chords (1,3) and (5,8), plus K4 on nodes 12..15 (two components)."""
     edges = _permutation(16, seed, canonical_ids)[np.array(_IRREGULAR16_EDGES)]
     return Graph(num_nodes=16, edges=edges, family="irregular16",
                  params={"seed": seed, "canonical_ids": canonical_ids})

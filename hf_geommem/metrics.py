@@ -37,6 +37,11 @@ from .spectral import (
 
 __all__ = [
     "Score",
+    "ALPHA",
+    "significant",
+    "binomial_p",
+    "memory_verdict",
+    "VERDICTS",
     "as_graph",
     "as_representations",
     "prepare_representations",
@@ -59,6 +64,36 @@ __all__ = [
 _BLOCK = 512  # rows per block for blockwise similarity products (block x n floats)
 
 
+# ---------------------------------------------------------------------- significance
+ALPHA = 0.025
+"""The one significance level of the library: a result is significant when its one-sided
+p-value (permutation p against the shuffled-node null, or binomial p against chance) is at most
+``ALPHA``. One-sided 0.025 is the two-sided 5% test, i.e. beyond the null's 97.5% quantile; a
+permutation null needs at least ``1 / ALPHA - 1 = 39`` draws before anything can be
+significant."""
+
+
+def significant(p: float) -> bool:
+    """The library's significance rule: ``p <= ALPHA`` (NaN, i.e. no test, is never
+    significant)."""
+    return bool(p <= ALPHA)
+
+
+def binomial_p(successes: int, trials: int, chance: float) -> float:
+    """One-sided binomial p-value of ``successes`` out of ``trials`` against the chance rate
+    ``chance`` (``P(X >= successes)``): the test behind "above chance" for accuracies."""
+    from scipy.stats import binomtest
+
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials}")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be in 0..{trials}, got {successes}")
+    if not 0 < chance < 1:
+        raise ValueError(f"chance must be in (0, 1), got {chance}")
+    return float(binomtest(int(successes), int(trials), float(chance),
+                           alternative="greater").pvalue)
+
+
 # ---------------------------------------------------------------------- results
 @dataclass
 class Score:
@@ -72,6 +107,8 @@ class Score:
         z: ``(value - null_mean) / null_std`` (``inf`` if the null has no spread).
         p: one-sided permutation p-value in the geometric direction,
             ``(1 + #{null at least as geometric}) / (n_null + 1)``.
+        p_opposite: the same in the other direction (``#{null at most as geometric}``): small
+            when the value is significantly *anti*-geometric (e.g. neighbours anti-aligned).
         higher_is_geometric: direction of the score.
         best: best achievable value (e.g. the Laplacian eigenmap's), if known.
         chance: analytic chance level, if known.
@@ -87,6 +124,7 @@ class Score:
     null_high: float = float("nan")
     z: float = float("nan")
     p: float = float("nan")
+    p_opposite: float = float("nan")
     higher_is_geometric: bool = True
     best: float | None = None
     chance: float | None = None
@@ -95,12 +133,14 @@ class Score:
 
     @property
     def significant(self) -> bool:
-        """True when the value lies beyond the null's 97.5% (or 2.5%) quantile in the
-        geometric direction."""
-        if self.n_null == 0:
-            return False
-        return self.value > self.null_high if self.higher_is_geometric else \
-            self.value < self.null_low
+        """True when the value is significantly geometric: :func:`significant` of ``p``
+        (False without a null)."""
+        return self.n_null > 0 and significant(self.p)
+
+    @property
+    def significant_opposite(self) -> bool:
+        """True when the value is significantly on the non-geometric side of the null."""
+        return self.n_null > 0 and significant(self.p_opposite)
 
     def as_dict(self, with_details: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -127,8 +167,10 @@ def _with_null(name: str, value: float, draw: Callable[[np.ndarray], float], n: 
     diff = score.value - score.null_mean
     score.z = float(diff / score.null_std) if score.null_std > 0 else (
         0.0 if diff == 0 else float(np.sign(diff)) * float("inf"))
-    more = (null >= score.value) if higher else (null <= score.value)
-    score.p = float((1 + more.sum()) / (n_null + 1))
+    above, below = (null >= score.value).sum(), (null <= score.value).sum()
+    more, less = (above, below) if higher else (below, above)
+    score.p = float((1 + more) / (n_null + 1))
+    score.p_opposite = float((1 + less) / (n_null + 1))
     score.details["null"] = null
     return score
 
@@ -202,11 +244,21 @@ def prepare_representations(X: Any, standardize: bool = False,
     return X
 
 
+ZERO_ROW_TOL = 1e-8  # a row below this times the largest row norm has no direction
+
+
 def _unit_rows(X: np.ndarray, what: str) -> np.ndarray:
+    """Rows scaled to unit norm. A row whose norm is below ``ZERO_ROW_TOL`` times the largest
+    is a node without a direction: cosine scores refuse it (naming the node) rather than let
+    round-off pick a direction, so the outcome does not depend on the BLAS/LAPACK build."""
     norms = np.linalg.norm(X, axis=1)
-    if (norms == 0).any():
-        raise ValueError(f"{what} uses cosine similarity, but row {int(np.flatnonzero(norms == 0)[0])}"
-                         f" of X has zero norm")
+    zero = norms <= ZERO_ROW_TOL * max(float(norms.max(initial=0.0)), 1e-300)
+    if zero.any():
+        bad = np.flatnonzero(zero)
+        raise ValueError(f"{what} uses cosine similarity, but node {int(bad[0])} (row "
+                         f"{int(bad[0])} of X{f', and {len(bad) - 1} more' if len(bad) > 1 else ''})"
+                         f" has a zero embedding (norm {norms[bad[0]]:.3g}); drop or replace "
+                         f"such nodes before scoring")
     return X / norms[:, None]
 
 
@@ -796,22 +848,56 @@ def skewed_low_rank_margin(E: Any, W: Any, graph: Any, self_edges: bool = False)
             ``score(u, v) = e_u^T W e_v``).
     Returns:
         :class:`Score` with value = skewed margin; ``details``: ``top1``, ``lambdas``,
-        ``full_margin``, ``full_top1``.
+        ``full_margin``, ``full_top1`` and ``basis_dependent`` (True when ``E`` has repeated
+        singular values: the diagonal of ``W`` in that basis is then not unique, and the
+        skewed margin depends on the SVD's pick).
     """
     g = as_graph(graph)
     E = as_representations(E, g.num_nodes, "E")
     W = as_representations(W, name="W")
     if W.shape != (E.shape[1], E.shape[1]):
         raise ValueError(f"W must be ({E.shape[1]}, {E.shape[1]}) to match E, got {W.shape}")
-    _, _, Vt = np.linalg.svd(E, full_matrices=False)
+    _, sv, Vt = np.linalg.svd(E, full_matrices=False)
     V = Vt.T
+    # inside a repeated singular value any basis is valid and diag(V^T W V) depends on the pick
+    repeated = bool((np.diff(sv[::-1]) <= 1e-6 * max(float(sv.max(initial=0.0)), 1e-300)).any())
     lam = np.einsum("ik,ij,jk->k", V, W, V)
     W_skew = (V * lam) @ V.T
     m_s, t_s = _margin_and_top1(lambda q: E[q] @ W_skew @ E.T, g, self_edges)
     m_f, t_f = _margin_and_top1(lambda q: E[q] @ W @ E.T, g, self_edges)
     return Score("skewed_low_rank_margin", float(m_s.mean()),
                  details={"top1": float(t_s.mean()), "lambdas": lam,
-                          "full_margin": float(m_f.mean()), "full_top1": float(t_f.mean())})
+                          "full_margin": float(m_f.mean()), "full_top1": float(t_f.mean()),
+                          "basis_dependent": repeated})
+
+
+# ---------------------------------------------------------------------- verdict
+VERDICTS = ("geometric", "weakly geometric", "zig-zag", "associative")
+
+
+def memory_verdict(level: Score, smoothness: Score, skewed_margin: float | None = None) -> str:
+    """The library's one verdict on a memory, from two geometry scores with nulls.
+
+    Args:
+        level: :func:`geometric_level` (neighbours aligned).
+        smoothness: a score of spread along the graph's smooth directions
+            (:func:`spectral_energy_fraction` or :func:`dirichlet_energy`).
+        skewed_margin: the :func:`skewed_low_rank_margin` of a bilinear model, if any.
+
+    Returns:
+        * ``"associative"`` when the skewed low-rank margin is negative (the edges need ``W``'s
+          off-diagonal part: the paper's criterion), or neither score is significant;
+        * ``"zig-zag"`` when neighbours are significantly *anti*-aligned (strongly negative
+          eigen-directions, science.md 8);
+        * ``"geometric"`` when both scores are significant (:data:`ALPHA`);
+        * ``"weakly geometric"`` when exactly one is.
+    """
+    if skewed_margin is not None and skewed_margin < 0:
+        return "associative"
+    if level.significant_opposite:
+        return "zig-zag"
+    hits = int(level.significant) + int(smoothness.significant)
+    return ("associative", "weakly geometric", "geometric")[hits]
 
 
 # ---------------------------------------------------------------------- everything

@@ -92,8 +92,12 @@ class Node2VecResult:
         V: ``(n, m)`` final (input) embeddings; U: output table (untied) or ``None``.
         eigenvalues: ``(k,)`` eigenvalues of ``-L``, descending (top first).
         eigenvectors: ``(n, k)`` the matching eigenvectors.
+        groups: ``(k,)`` degenerate-eigenspace index of each eigenvector.
         history: one dict per recorded step: ``step``, ``loss`` (-J / n), ``proj_V``
-            (``||V^T e_i||``, k values), ``proj_C`` (``||C e_i||``) and ``V`` if kept.
+            (``||V^T e_i||``, k values), ``proj_C`` (``||C e_i||``), their basis-free
+            per-eigenspace versions ``proj_V_group`` / ``proj_C_group`` (norm of the projection
+            onto each eigenspace; the per-vector values depend on the solver's basis inside a
+            degenerate eigenspace) and ``V`` if kept.
     """
 
     V: np.ndarray
@@ -101,6 +105,7 @@ class Node2VecResult:
     eigenvalues: np.ndarray
     eigenvectors: np.ndarray
     history: list[dict[str, Any]] = field(default_factory=list)
+    groups: np.ndarray | None = None
 
 
 def _memory_check(n: int, itemsize: int) -> None:
@@ -155,6 +160,7 @@ def _train(graph: Graph, config: Node2VecConfig,
     k = config.num_eigenvectors or (n if n <= 4000 else 16)
     basis = smallest_eigenvectors(lap, k=min(k, n) if n <= 4000 else k, psd=False)
     evals, evecs = -basis.values, basis.vectors  # eigenvalues of -L, descending
+    groups = basis.groups
     E = torch.tensor(evecs, dtype=dt, device=dev)
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     V = (torch.randn(n, config.dim, generator=gen, dtype=dt) * config.init_std).to(dev)
@@ -171,9 +177,11 @@ def _train(graph: Graph, config: Node2VecConfig,
         if step in record:
             C = R + R.T
             loss = float(-(Pg * logp).sum() / n)
-            row = {"step": step, "loss": loss,
-                   "proj_V": torch.linalg.norm(V.T @ E, dim=0).cpu().numpy(),
-                   "proj_C": torch.linalg.norm(C @ E, dim=0).cpu().numpy()}
+            pv = torch.linalg.norm(V.T @ E, dim=0).cpu().numpy()
+            pc = torch.linalg.norm(C @ E, dim=0).cpu().numpy()
+            row = {"step": step, "loss": loss, "proj_V": pv, "proj_C": pc,
+                   "proj_V_group": np.sqrt(np.bincount(groups, weights=pv ** 2)),
+                   "proj_C_group": np.sqrt(np.bincount(groups, weights=pc ** 2))}
             if config.keep_embeddings:
                 row["V"] = V.cpu().numpy().copy()
             if config.keep_C:
@@ -188,4 +196,5 @@ def _train(graph: Graph, config: Node2VecConfig,
         else:
             V, U = V + config.lr * (R @ U), U + config.lr * (R.T @ V)
     return Node2VecResult(V=V.cpu().numpy(), U=None if U is None else U.cpu().numpy(),
-                          eigenvalues=evals, eigenvectors=evecs, history=history)
+                          eigenvalues=evals, eigenvectors=evecs, history=history,
+                          groups=groups)

@@ -196,14 +196,15 @@ def plot_leaf_first_hop(heatmap, path_matrix, path: str | Path, title: str = "")
 
 def plot_node2vec_trajectories(history: list[dict[str, Any]], path: str | Path,
                                num: int = 8, title: str = "") -> Path:
-    """``||V^T e_i||`` and ``||C e_i||`` over Node2Vec training for the top ``num``
-    eigenvectors of -L (log step axis)."""
+    """``||V^T P_i||`` and ``||C P_i||`` over Node2Vec training for the top ``num``
+    eigenspaces ``P_i`` of -L (degenerate eigenvectors grouped, so the curves do not depend
+    on the solver's basis; log step axis)."""
     import numpy as np
 
     plt = _pyplot()
     steps = [max(h["step"], 0.5) for h in history]
-    pv = np.array([h["proj_V"][:num] for h in history])
-    pc = np.array([h["proj_C"][:num] for h in history])
+    pv = np.array([h["proj_V_group"][:num] for h in history])
+    pc = np.array([h["proj_C_group"][:num] for h in history])
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for i in range(pv.shape[1]):
         axes[0].plot(steps, pv[:, i], label=f"e{i}")

@@ -26,6 +26,7 @@ __all__ = [
     "Eigenbasis",
     "smallest_eigenvectors",
     "group_eigenvalues",
+    "laplacian_embedding",
     "DENSE_LIMIT",
 ]
 
@@ -117,3 +118,49 @@ def smallest_eigenvectors(laplacian: sp.spmatrix, k: int | None = None,
     order = np.argsort(vals)
     vals, vecs = vals[order], vecs[:, order]
     return Eigenbasis(vals, vecs, group_eigenvalues(vals, 1e-6), False)
+
+
+def laplacian_embedding(graph: Graph, dim: int = 3, zero_tol: float = 1e-8,
+                        laplacian: str = "paper") -> np.ndarray:
+    """The spectral reference embedding: the top non-trivial eigenvectors of ``-L`` (the
+    paper's ``L``; ``laplacian="combinatorial"`` for ``D - A``, the Laplacian eigenmap), taken
+    as *whole eigenspaces*.
+
+    Starting after the trivial top eigenvector, eigenspaces of ``-L`` are added in order until
+    at least ``dim`` columns are taken *and* every node has a non-zero row (a node on which the
+    chosen eigenspaces all vanish, such as a path-star's root under its ``(d-1)``-fold
+    eigenspace, has no direction and no cosine). Because whole eigenspaces are taken, ``X X^T``
+    (the orthogonal projector onto their span) does not depend on the basis a solver picks
+    inside a degenerate eigenspace, so every rotation-invariant score (cosines, distances,
+    Dirichlet energy, spectral fractions) is basis-free.
+
+    Args:
+        dim: minimum number of columns.
+        zero_tol: a row counts as zero when its norm is below ``zero_tol`` times the largest
+            row norm (round-off must not decide whether a node has a direction).
+
+    Returns:
+        ``(n, k)`` array with ``k >= dim`` orthonormal columns.
+
+    Raises:
+        ValueError: graphs above :data:`DENSE_LIMIT` nodes (the whole-eigenspace rule needs the
+            complete decomposition), or no set of eigenspaces gives every node a direction.
+    """
+    n = graph.num_nodes
+    if not 1 <= dim <= n - 1:
+        raise ValueError(f"dim must be in 1..{n - 1} for a graph of {n} nodes, got {dim}")
+    if n > DENSE_LIMIT:
+        raise ValueError(f"laplacian_embedding decomposes completely; the graph has {n} nodes "
+                         f"(limit {DENSE_LIMIT})")
+    makers = {"paper": paper_laplacian, "combinatorial": combinatorial_laplacian}
+    if laplacian not in makers:
+        raise ValueError(f"laplacian must be one of {sorted(makers)}, got {laplacian!r}")
+    basis = smallest_eigenvectors(makers[laplacian](graph))
+    groups = basis.groups
+    cut = 1
+    for g in np.unique(groups[1:]):
+        cut = int(np.flatnonzero(groups == g).max()) + 1
+        norms = np.linalg.norm(basis.vectors[:, 1:cut], axis=1)
+        if cut - 1 >= dim and norms.min() > zero_tol * norms.max():
+            return basis.vectors[:, 1:cut].copy()
+    raise ValueError("no set of eigenspaces of -L gives every node a non-zero row")

@@ -9,7 +9,11 @@ from hf_geommem.spectral import (combinatorial_laplacian, group_eigenvalues, pap
 
 
 def _eigenmap(g, dims):
-    return smallest_eigenvectors(combinatorial_laplacian(g)).vectors[:, 1:1 + dims]
+    # whole eigenspaces until every node has a direction (path- and tree-star eigenspaces
+    # vanish on some nodes)
+    from hf_geommem.spectral import laplacian_embedding
+
+    return laplacian_embedding(g, dims, laplacian="combinatorial")
 
 
 # ---------------------------------------------------------------- hand-computed values
@@ -115,7 +119,7 @@ def test_distance_correlation_and_auc():
 
 # ---------------------------------------------------------------- sanity: optimum, null
 @pytest.mark.parametrize("graph", [G.path_star(10, 4, seed=2), G.grid(5, 5), G.cycle(15),
-                                   G.tree_star(3, 4, seed=1)])
+                                   G.random_regular(24, 3, seed=1)])
 def test_eigenmap_near_optimum_random_at_null_permuted_at_null(graph):
     X = _eigenmap(graph, 4)
     rng = np.random.default_rng(0)
@@ -167,7 +171,7 @@ def test_bad_inputs():
         M.dirichlet_energy(Xn, g)
     Xz = X.copy()
     Xz[3] = 0
-    with pytest.raises(ValueError, match="row 3 of X has zero norm"):
+    with pytest.raises(ValueError, match="node 3 .row 3 of X. has a zero embedding"):
         M.geometric_level(Xz, g)
     with pytest.raises(ValueError, match="no edges"):
         M.geometric_level(X, G.from_edge_list([], num_nodes=5))
@@ -219,3 +223,32 @@ def test_knn_edge_recall_hand_value():
     # node 3 -> nearest one is 2: recalls 1, 1, 1/2, 1
     s = M.knn_edge_recall(X, g, n_null=0)
     assert s.value == pytest.approx((1 + 1 + 0.5 + 1) / 4)
+
+
+def test_one_significance_rule_and_verdict():
+    from hf_geommem.metrics import ALPHA, Score, binomial_p, memory_verdict, significant
+
+    assert significant(ALPHA) and not significant(ALPHA * 1.01) and not significant(float("nan"))
+    g = G.cycle(15)
+    smooth = np.stack([np.cos(2 * np.pi * np.arange(15) / 15),
+                       np.sin(2 * np.pi * np.arange(15) / 15)], 1)
+    gl = M.geometric_level(smooth, g, n_null=100)
+    sk = M.spectral_energy_fraction(smooth, g, k=2, n_null=100)
+    assert gl.significant == (gl.p <= ALPHA) and gl.significant
+    assert memory_verdict(gl, sk) == "geometric"
+    assert memory_verdict(gl, sk, skewed_margin=-0.1) == "associative"
+    noise = M.spectral_energy_fraction(np.random.default_rng(1).standard_normal((15, 2)), g,
+                                       k=2, n_null=100)
+    if not noise.significant:
+        assert memory_verdict(gl, noise) == "weakly geometric"
+    # neighbours anti-aligned: alternate signs on an even cycle
+    zz = np.stack([(-1.0) ** np.arange(16), np.ones(16) * 0.1], 1)
+    zgl = M.geometric_level(zz, G.cycle(16), n_null=100)
+    zsk = M.spectral_energy_fraction(zz, G.cycle(16), k=2, n_null=100)
+    assert zgl.significant_opposite and memory_verdict(zgl, zsk) == "zig-zag"
+    # without a null nothing is significant
+    assert not Score("x", 1.0).significant
+    # binomial: 5 of 75 at chance 1/300 is far above chance; 1 of 75 is not
+    assert significant(binomial_p(5, 75, 1 / 300)) and not significant(binomial_p(1, 75, 1 / 300))
+    with pytest.raises(ValueError, match="successes"):
+        binomial_p(80, 75, 0.1)

@@ -25,11 +25,42 @@ def _fmt(v: Any) -> str:
     return f"{100 * v:.2f}%" if isinstance(v, float) else str(v)
 
 
+_GEOMETRY_NAMES = {
+    "navigation_accuracy": "navigation accuracy (leaf -> own v1 by cosine, held-out arms)",
+    "geometric_level": "geometric level (mean edge cosine)",
+    "dirichlet_energy": "normalized Dirichlet energy (lower = smoother)",
+}
+
+
+def geometry_section(geometry: dict[str, dict[str, Any]] | None) -> str:
+    """Markdown table of :func:`hf_geommem.geometry.geometry_summary` output: each score with
+    its shuffled-node null and significance, and the memory verdict."""
+    if not geometry:
+        return "Not measured for this run."
+    from .metrics import ALPHA
+
+    lines = ["| matrix | score | value | null mean | null 2.5-97.5% | p | significant |",
+             "|---|---|---|---|---|---|---|"]
+    for part, scores in geometry.items():
+        for key, name in _GEOMETRY_NAMES.items():
+            if key in scores:
+                s = scores[key]
+                lines.append(f"| {part} | {name} | {s['value']:.3f} | {s['null_mean']:.3f} | "
+                             f"{s['null_low']:.3f}-{s['null_high']:.3f} | {s['p']:.3g} | "
+                             f"{'yes' if s['significant'] else 'no'} |")
+    verdicts = ", ".join(f"{part}: **{scores['verdict']}**" for part, scores in geometry.items())
+    return "\n".join(lines) + (f"\n\nMemory verdict ({verdicts}): geometric when the "
+                               f"geometric level and the Dirichlet energy are both significant "
+                               f"against the shuffled-node null (one-sided p <= {ALPHA}).")
+
+
 def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, Any],
                dataset_name: str, num_parameters: int, train_seconds: float,
-               example_prompt: str = "[PATH] 0 [PAUSE]", path_length: int = 5):
+               example_prompt: str = "[PATH] 0 [PAUSE]", path_length: int = 5,
+               geometry: dict[str, dict[str, Any]] | None = None):
     """A filled ``huggingface_hub.ModelCard``; ``model-index`` lists the held-out exact-path
-    and first-token accuracies and chance."""
+    and first-token accuracies and chance, and the card shows the geometry of the trained
+    embeddings (``geometry``: :func:`hf_geommem.geometry.geometry_summary` output)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     cfg = run["config"]
@@ -62,11 +93,13 @@ def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, 
         weight_decay=cfg["weight_decay"], lr_scheduler=cfg["lr_scheduler"],
         max_steps=cfg["max_steps"], batch_size=cfg["batch_size"] or "full",
         embedding_note=emb, seed=cfg["seed"], train_seconds=f"{train_seconds:.0f}",
-        repo_hint=f"<user>/{name}", example_prompt=example_prompt, path_length=path_length)
+        repo_hint=f"<user>/{name}", example_prompt=example_prompt, path_length=path_length,
+        geometry_section=geometry_section(geometry))
 
 
 def write_model_card(output_dir: str | Path, final: dict[str, Any], task: Any,
-                     dataset_name: str, model: Any, train_seconds: float) -> Path:
+                     dataset_name: str, model: Any, train_seconds: float,
+                     geometry: dict[str, dict[str, Any]] | None = None) -> Path:
     """Fill the template for a finished run and write ``<output_dir>/README.md``."""
     output_dir = Path(output_dir)
     run = json.loads((output_dir / "geommem_run.json").read_text())
@@ -75,7 +108,8 @@ def write_model_card(output_dir: str | Path, final: dict[str, Any], task: Any,
         row = task["paths"]["test"][0]
         example, length = row["prompt"], len(row["target"])
     card = model_card(final, run, task.metadata, dataset_name,
-                      sum(p.numel() for p in model.parameters()), train_seconds, example, length)
+                      sum(p.numel() for p in model.parameters()), train_seconds, example, length,
+                      geometry)
     path = output_dir / "README.md"
     card.save(path)
     return path

@@ -143,7 +143,39 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-steps", type=int, default=120)
     demo.add_argument("--eval-steps", type=int, default=20)
     demo.set_defaults(func=_cmd_demo)
+
+    rp = sub.add_parser("reproduce", help="every claim of the paper: runs, REPORT.md, figures")
+    rp.add_argument("--preset", choices=["smoke", "cpu", "paper"], default="cpu",
+                    help="smoke: toy sizes (~1 min); cpu: G(300,5), 2-layer models (<= 45 min "
+                         "on one core); paper: the paper's settings (GPU)")
+    rp.add_argument("--out", required=True, help="folder for REPORT.md, results.json, "
+                                                 "figures/ and runs/")
+    rp.add_argument("--claims", help="comma list of claims to run (default all): 1-8, "
+                                     "geometry, probe")
+    rp.add_argument("--seeds", type=int, help="seeds for every run (default: claim 1's GPT-2 "
+                                              "runs the preset's number, the others 1)")
+    rp.add_argument("--force", action="store_true", help="redo finished runs")
+    rp.add_argument("--dry-run", action="store_true",
+                    help="print the plan with a time estimate measured by a few training steps "
+                         "on this device; train nothing")
+    rp.set_defaults(func=_cmd_reproduce)
     return parser
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import parse_claims, run_reproduction
+
+    claims = parse_claims(args.claims)
+    t0 = time.perf_counter()
+    res = run_reproduction(args.preset, args.out, claims, args.seeds, args.force, args.dry_run)
+    if args.dry_run:
+        return 0
+    print(f"\n{'claim':10s} {'verdict':15s} measured")
+    for r in res["verdicts"]:
+        print(f"{r['id']:10s} {r['verdict']:15s} {r['measured']}")
+    print(f"done in {time.perf_counter() - t0:.0f} s: {Path(args.out) / 'REPORT.md'}, "
+          f"results.json, figures/")
+    return 0
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -165,6 +197,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-steps", type=int, help="checkpoint every N steps")
     p.add_argument("--geometry-points", type=int,
                    help="record embeddings + geometry at ~N log-spaced steps (hf-geommem plot)")
+    p.add_argument("--stop-after-train-exact", type=int, metavar="K",
+                   help="stop once train exact-path accuracy has been 100%% at K consecutive "
+                        "evaluations (uses training data only)")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="associative control: token embeddings are not trained")
     p.add_argument("--untied", action="store_true", help="separate unembedding")
@@ -184,7 +219,8 @@ def _train_config(args: argparse.Namespace):
         eval_max_test_arms=args.eval_max_test_arms, save_steps=args.save_steps,
         geometry_points=args.geometry_points,
         freeze_embeddings=args.freeze_embeddings, tie_embeddings=not args.untied,
-        embedding_init_std=args.embedding_init_std, seed=args.seed)
+        embedding_init_std=args.embedding_init_std,
+        stop_after_train_exact=args.stop_after_train_exact, seed=args.seed)
 
 
 def _print_final(final: dict) -> None:

@@ -20,9 +20,11 @@ import numpy as np
 from transformers import TrainerCallback
 
 from .graphs import Graph
-from .metrics import geometric_level, leaf_first_hop, spectral_profile, topk_edge_recovery
+from .metrics import (dirichlet_energy, geometric_level, leaf_first_hop, memory_verdict,
+                      path_distance_matrix, spectral_profile, topk_edge_recovery)
 
-__all__ = ["GeometryRecorder", "GeometryCallback", "read_geometry", "GEOMETRY_FILE"]
+__all__ = ["GeometryRecorder", "GeometryCallback", "read_geometry", "trained_geometry",
+           "geometry_summary", "GEOMETRY_FILE"]
 
 GEOMETRY_FILE = "geometry.jsonl"
 
@@ -117,3 +119,72 @@ def read_geometry(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"{str(path)!r} does not exist: the run recorded no geometry "
                                 f"(train with --geometry-steps)")
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def trained_geometry(model: Any, task: Any, arms: str = "held-out", n_null: int = 200,
+                     seed: int = 0) -> dict[str, dict[str, Any]]:
+    """The paper's title claim measured on a trained model: is its memory of the graph
+    geometric?
+
+    Scores the node-token input embeddings (and, when the model is untied, the node rows of its
+    unembedding) with :func:`~hf_geommem.metrics.leaf_first_hop` (navigation accuracy, on the
+    held-out arms by default), :func:`~hf_geommem.metrics.geometric_level` and
+    :func:`~hf_geommem.metrics.dirichlet_energy`, each against its shuffled-node null, and
+    gives :func:`~hf_geommem.metrics.memory_verdict` of the last two.
+
+    Args:
+        model: a causal LM trained on ``task`` (node ``v`` is token ``NUM_SPECIAL_TOKENS + v``).
+        task: the :class:`~hf_geommem.builder.TaskData` it was trained on (a rooted graph).
+        arms: ``"held-out"`` (the arms of the ``paths/test`` split) or ``"all"``.
+
+    Returns:
+        ``{"embedding": {...}, "unembedding": {...}}`` (the second only when untied); each maps
+        ``navigation_accuracy``, ``geometric_level``, ``dirichlet_energy`` to a
+        :class:`~hf_geommem.metrics.Score`, ``verdict`` to a string, ``heatmap`` to the
+        leaf-vs-first-hop cosine-distance matrix and ``path_matrix`` to the path-by-path one.
+    """
+    from .probing import node_embeddings
+    from .tokenization import NUM_SPECIAL_TOKENS
+
+    if arms not in ("held-out", "all"):
+        raise ValueError(f"arms must be 'held-out' or 'all', got {arms!r}")
+    g = task.graph
+    if g is None or g.arms is None:
+        raise ValueError("trained_geometry needs a task on a rooted graph with arms")
+    sel = None
+    if arms == "held-out":
+        if "paths" not in task:
+            raise ValueError("arms='held-out' needs a task with a paths/test split")
+        sel = np.asarray(task["paths"]["test"]["arm"], dtype=np.int64)
+    n = g.num_nodes
+    mats = {"embedding": node_embeddings(model, n)}
+    out_emb = model.get_output_embeddings()
+    if out_emb is not None and not getattr(model.config, "tie_word_embeddings", True):
+        W = out_emb.weight.detach().float().cpu().numpy()
+        mats["unembedding"] = W[NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + n]
+    result = {}
+    for name, X in mats.items():
+        nav = leaf_first_hop(X, g, arms=sel, n_null=n_null, seed=seed)
+        gl = geometric_level(X, g, n_null, seed)
+        de = dirichlet_energy(X, g, n_null, seed)
+        pm = path_distance_matrix(X, g, arms=sel, n_null=0, seed=seed)
+        result[name] = {"navigation_accuracy": nav, "geometric_level": gl,
+                        "dirichlet_energy": de, "verdict": memory_verdict(gl, de),
+                        "heatmap": nav.details["heatmap"], "path_matrix": pm.details["matrix"]}
+    return result
+
+
+def geometry_summary(geometry: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """JSON-ready form of :func:`trained_geometry`: each score as its
+    :meth:`~hf_geommem.metrics.Score.as_dict` plus ``significant``, and the verdict (matrices
+    left out)."""
+    out = {}
+    for name, part in geometry.items():
+        row = {}
+        for key, val in part.items():
+            if key in ("heatmap", "path_matrix"):
+                continue
+            row[key] = val if isinstance(val, str) else {**val.as_dict(),
+                                                         "significant": val.significant}
+        out[name] = row
+    return out

@@ -59,18 +59,41 @@ def plot_training_curves(history: list[dict[str, Any]], path: str | Path,
     return _save(fig, path)
 
 
+def plot_accuracy_comparison(curves: dict[str, list[dict[str, Any]]], path: str | Path,
+                             key: str = "eval_exact_path", title: str = "") -> Path:
+    """One curve per run (label -> rows with ``step`` and ``key``): e.g. held-out exact-path
+    accuracy of every model of a reproduction, with each run's chance if given."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    for label, rows in curves.items():
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=2.5, lw=1.2, label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title or f"{key.replace('_', ' ')} per run", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
 def plot_probe_layers(rows: list[dict[str, Any]], path: str | Path, title: str = "") -> Path:
-    """Probe scores across layers, each with its shuffled-node null band (2.5-97.5%)."""
+    """Probe scores across layers, each with its shuffled-node null band (2.5-97.5%). Each
+    row maps score names to a :class:`~hf_geommem.metrics.Score` or its ``as_dict()``."""
     plt = _pyplot()
     names = list(rows[0])
+
+    def get(score: Any, attr: str) -> float:
+        return score[attr] if isinstance(score, dict) else getattr(score, attr)
+
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.0), squeeze=False)
     layers = list(range(len(rows)))
     for ax, name in zip(axes[0], names):
-        vals = [r[name].value for r in rows]
-        ax.fill_between(layers, [r[name].null_low for r in rows],
-                        [r[name].null_high for r in rows], color="grey", alpha=0.3,
+        vals = [get(r[name], "value") for r in rows]
+        ax.fill_between(layers, [get(r[name], "null_low") for r in rows],
+                        [get(r[name], "null_high") for r in rows], color="grey", alpha=0.3,
                         label="null 95%")
-        ax.plot(layers, [r[name].null_mean for r in rows], color="grey", lw=1)
+        ax.plot(layers, [get(r[name], "null_mean") for r in rows], color="grey", lw=1)
         ax.plot(layers, vals, marker="o", ms=3, label=name)
         ax.set_title(name.replace("_", " "), fontsize=9)
         ax.set_xlabel("layer")

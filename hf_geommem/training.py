@@ -75,6 +75,9 @@ class TrainConfig:
         geometry_points: record node embeddings and geometry metrics at about this many steps
             (log-spaced) into ``geometry.jsonl`` / ``geometry/`` (``None``: off).
         freeze_embeddings, tie_embeddings, embedding_init_std: model switches.
+        stop_after_train_exact: stop once the *training* paths' exact-path accuracy has been
+            100% at this many consecutive evaluations (a stopping rule that never looks at the
+            held-out split; ``None``: run all ``max_steps``). Single process only.
         seed: seed of init, data order and evaluation samples.
     """
 
@@ -98,6 +101,7 @@ class TrainConfig:
     freeze_embeddings: bool = False
     tie_embeddings: bool = True
     embedding_init_std: float | None = None
+    stop_after_train_exact: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -117,6 +121,9 @@ class TrainConfig:
                              f"{self.batch_size}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.stop_after_train_exact is not None and self.stop_after_train_exact < 1:
+            raise ValueError(f"stop_after_train_exact must be >= 1 or None, got "
+                             f"{self.stop_after_train_exact}")
         if self.stage1_steps is not None and not 0 < self.stage1_steps < self.max_steps:
             raise ValueError(f"stage1_steps must be in 1..max_steps-1 = {self.max_steps - 1}, "
                              f"got {self.stage1_steps}")
@@ -352,6 +359,7 @@ class GraphEvalCallback(TrainerCallback):
             cap = config.eval_max_edge_nodes
             self.edge_nodes = np.sort(rng.choice(src, cap, False)) if len(src) > cap else src
         self._last_step = -1
+        self._perfect_evals = 0  # consecutive evaluations with train exact-path 100%
 
     def evaluate(self, model: Any, step: int) -> dict[str, Any]:
         row: dict[str, Any] = {"step": int(step)}
@@ -373,17 +381,24 @@ class GraphEvalCallback(TrainerCallback):
             row["chance"] = self.chance
         return row
 
-    def _record(self, args, state, model) -> None:
+    def _record(self, args, state, model) -> bool:
+        """Evaluate and log; True when the train-only stopping rule fires."""
         if state.global_step == self._last_step:
-            return
+            return False
         self._last_step = state.global_step
         if not state.is_world_process_zero:
-            return
+            return False
         row = self.evaluate(model, state.global_step)
+        k = self.config.stop_after_train_exact
+        self._perfect_evals = self._perfect_evals + 1 \
+            if row.get("train_exact_path") == 1.0 else 0
+        if k is not None and self._perfect_evals >= k and state.global_step > 0:
+            row["stopped_by_rule"] = f"train exact-path 100% at {k} consecutive evaluations"
         state.log_history.append(dict(row))
         out = self.output_dir or args.output_dir
         with open(os.path.join(out, METRICS_FILE), "a") as f:
             f.write(json.dumps(row) + "\n")
+        return "stopped_by_rule" in row
 
     def _set_phase(self, state) -> None:
         if self.collator is not None and self.config.recipe == "staged":
@@ -399,7 +414,8 @@ class GraphEvalCallback(TrainerCallback):
         self._set_phase(state)
         if state.global_step % self.config.eval_steps == 0 or \
                 state.global_step >= state.max_steps:
-            self._record(args, state, model)
+            if self._record(args, state, model):
+                control.should_training_stop = True
 
 
 class _RunFileCallback(TrainerCallback):
@@ -549,6 +565,9 @@ def train(
                              f"{what + diff}")
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if config.stop_after_train_exact is not None and (world > 1 or "paths" not in task):
+        raise ValueError("stop_after_train_exact needs path examples and a single process "
+                         f"(WORLD_SIZE={world}, configs {sorted(task.configs)})")
     # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
     training_args.setdefault("use_cpu", not torch.cuda.is_available())
     batch = config.batch_size or math.ceil(len(train_ds) / world)
@@ -615,14 +634,17 @@ def train(
                        train_seconds=seconds, model=trainer.model)
 
 
-def finish_run(result: TrainResult, task: TaskData, dataset_name: str) -> None:
-    """Write the model card (``README.md``) and ``report.md`` + ``curves.png`` of a run."""
+def finish_run(result: TrainResult, task: TaskData, dataset_name: str,
+               geometry: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write the model card (``README.md``, with ``geometry``:
+    :func:`hf_geommem.geometry.geometry_summary` of the trained model) and ``report.md`` +
+    ``curves.png`` of a run."""
     from .cards import write_model_card, write_report
 
     if result.model is None:
         return
     write_model_card(result.output_dir, result.final, task, dataset_name, result.model,
-                     result.train_seconds)
+                     result.train_seconds, geometry)
     cfg = json.loads((Path(result.output_dir) / RUN_FILE).read_text())["config"]
     write_report(result.output_dir, result.history,
                  f"{cfg['model']} on {dataset_name} ({cfg['recipe']} recipe)",

@@ -1,0 +1,910 @@
+"""`hf-geommem reproduce`: every claim of the paper (science.md section 9) from one command.
+
+A reproduction is a list of :class:`Claim` objects over a set of :class:`RunSpec` runs.
+
+* A run is keyed by its settings (:meth:`RunSpec.key`): it lives in ``DIR/runs/<name>-<key>/``,
+  finished runs (a ``result.json`` written atomically last) are reused, interrupted training runs
+  resume from their last complete checkpoint, and changed settings give a new key, hence a new
+  run. ``force`` redoes them.
+* A claim knows the runs it needs and turns their numbers into *checks* (each a boolean with the
+  numbers it was computed from). Its verdict follows one rule, :func:`claim_verdict`: all checks
+  pass -> ``reproduced``, some -> ``partly``, none -> ``not reproduced``. Every check uses the
+  library's one significance rule (:data:`hf_geommem.metrics.ALPHA`, one-sided: binomial against
+  chance for accuracies, the shuffled-node permutation null for geometry scores) and its one
+  memory verdict (:func:`hf_geommem.metrics.memory_verdict`); "high accuracy" means at least
+  :data:`HIGH_ACCURACY`.
+* :func:`evaluate_claims` is a pure function of the results (feed other numbers, get other
+  verdicts); :func:`write_report` renders ``REPORT.md`` and the figures from ``results.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .metrics import ALPHA, binomial_p, significant
+
+__all__ = ["HIGH_ACCURACY", "RunSpec", "Claim", "PRESETS", "CLAIM_IDS", "plan",
+           "run_reproduction", "evaluate_claims", "claim_verdict", "write_report"]
+
+HIGH_ACCURACY = 0.8
+""""High" held-out accuracy (the paper reports up to 100%): the bar of claims 1, 4 and 5."""
+
+CLAIM_IDS = ("1", "2", "3", "4", "5", "6", "7", "8", "geometry", "probe")
+_VERSION = 1  # bump when a run's meaning changes, so cached runs are redone
+
+
+# ---------------------------------------------------------------------- runs
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the reproduction.
+
+    Attributes:
+        name: role of the run (``gpt2``, ``llama``, ``frozen``, ``node2vec``, ...).
+        kind: ``train`` (a path-star or in-context task, :func:`hf_geommem.training.train`),
+            ``node2vec`` (the four tiny graphs), ``knobs`` (the knob table) or ``probe``.
+        data: dataset parameters (``train``): ``degree``, ``length``, ``pauses``, ``edges``,
+            ``in_context`` (+ ``num_train``, ``num_test``).
+        config: :class:`~hf_geommem.training.TrainConfig` fields (``train``) or the study's
+            parameters.
+        seed: node-id permutation, split and init seed.
+    """
+
+    name: str
+    kind: str
+    data: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    seed: int = 0
+
+    def key(self) -> str:
+        blob = json.dumps({"v": _VERSION, "kind": self.kind, "data": self.data,
+                           "config": self.config, "seed": self.seed}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    @property
+    def folder(self) -> str:
+        return f"{self.name}-s{self.seed}-{self.key()}"
+
+
+def _train(name: str, data: dict, seed: int, **config: Any) -> RunSpec:
+    return RunSpec(name, "train", dict(data), dict(config), seed)
+
+
+# ---------------------------------------------------------------------- presets
+@dataclass
+class Preset:
+    """Sizes and settings of a reproduction (science.md sections 3 and 9).
+
+    ``runs(seeds)`` returns the run list; ``gpt2_seeds`` is claim 1's default number of GPT-2
+    seeds (the other runs get one seed unless ``--seeds`` says more)."""
+
+    name: str
+    description: str
+    graph: dict
+    models: dict  # family -> TrainConfig fields for claim 1
+    controls: dict  # TrainConfig fields shared by the GPT-2 controls (claims 3-5)
+    in_context: dict
+    edges_only: dict
+    node2vec: dict
+    knobs: dict
+    probe: dict | None
+    gpt2_seeds: int = 1
+    geometry_null: int = 200
+
+    def runs(self, seeds: int | None = None) -> list[RunSpec]:
+        n1 = seeds or self.gpt2_seeds
+        n = seeds or 1
+        g = self.graph
+        out = []
+        for family, cfg in self.models.items():
+            for s in range(n1 if family == "gpt2" else n):
+                out.append(_train(family, g, s, **cfg))
+        ctl = self.controls
+        for s in range(n):
+            out.append(_train("frozen", g, s, **ctl, freeze_embeddings=True))
+            out.append(_train("forward", {**g, "edges": "forward"}, s, **ctl))
+            out.append(_train("first_token", g, s, **ctl, path_loss="first_token"))
+            out.append(_train("in_context", self.in_context["data"], s,
+                              **self.in_context["config"]))
+            out.append(_train("edges_only", g, s, **self.edges_only))
+        out.append(RunSpec("node2vec", "node2vec", config=dict(self.node2vec)))
+        out.append(RunSpec("knobs", "knobs", config=dict(self.knobs)))
+        if self.probe is not None:
+            out.append(RunSpec("probe", "probe", config=dict(self.probe)))
+        return out
+
+
+def _gpt2(steps: int, eval_steps: int, **kw: Any) -> dict:
+    return dict(model=kw.pop("model", "gpt2-small"), learning_rate=kw.pop("learning_rate", 1e-3),
+                lr_scheduler="constant", max_steps=steps, eval_steps=eval_steps, **kw)
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset(
+        "smoke", "the same pipeline at toy sizes (tests; about a minute on one core)",
+        graph=dict(degree=12, length=4, pauses=1),
+        models={"gpt2": _gpt2(40, 20, model="gpt2-tiny", learning_rate=1e-2),
+                "llama": _gpt2(20, 10, model="llama-tiny", learning_rate=1e-2),
+                "mamba": _gpt2(10, 5, model="mamba-tiny", learning_rate=1e-2)},
+        controls=_gpt2(20, 10, model="gpt2-tiny", learning_rate=1e-2),
+        in_context=dict(data=dict(in_context=True, degree=3, length=4, num_train=200,
+                                  num_test=40),
+                        config=_gpt2(10, 5, model="gpt2-tiny", learning_rate=1e-2,
+                                     batch_size=64)),
+        edges_only=dict(model="gpt2-tiny", recipe="edges", learning_rate=1e-2, max_steps=20,
+                        eval_steps=20),
+        node2vec=dict(epochs=300, dim=16), knobs=dict(steps=100, dim=32), probe=None,
+        gpt2_seeds=2, geometry_null=40),
+    "cpu": Preset(
+        "cpu", "CPU scale: 2-layer width-128 models on G(300,5) with 2 pause tokens "
+               "(<= 45 min on one core)",
+        graph=dict(degree=300, length=5, pauses=2),
+        models={"gpt2": _gpt2(120, 10, geometry_points=12),
+                "llama": _gpt2(150, 10, model="llama-small", learning_rate=3e-3,
+                               geometry_points=12),
+                "mamba": _gpt2(100, 10, model="mamba-small", learning_rate=3e-3,
+                               geometry_points=12)},
+        controls=_gpt2(120, 20),
+        in_context=dict(data=dict(in_context=True, degree=10, length=5, num_train=20_000,
+                                  num_test=500),
+                        config=_gpt2(300, 50, batch_size=128)),
+        edges_only=dict(model="gpt2-small", recipe="edges", learning_rate=1e-3, max_steps=50,
+                        eval_steps=50),
+        node2vec=dict(epochs=10_000, dim=100), knobs=dict(steps=10_000, dim=512),
+        probe=dict(model="smollm2", pack="months", n_null=200),
+        gpt2_seeds=3),
+    "paper": Preset(
+        "paper", "the paper's settings (science.md 3): GPT-mid 12 x 384 and Mamba-mid on "
+                 "G(5000,5), AdamW lr 5e-5, warmup + cosine, weight decay 0.01, batch 1024; "
+                 "GPU scale",
+        graph=dict(degree=5000, length=5, pauses=5),
+        models={"gpt2": dict(model="gpt2-mid", learning_rate=5e-5, weight_decay=0.01,
+                             warmup_ratio=0.01, lr_scheduler="cosine", batch_size=1024,
+                             max_steps=86_000, eval_steps=2000, eval_max_test_arms=1024,
+                             save_steps=2000, geometry_points=20),
+                "mamba": dict(model="mamba-mid", learning_rate=5e-5, weight_decay=0.01,
+                              warmup_ratio=0.01, lr_scheduler="cosine", batch_size=1024,
+                              max_steps=86_000, eval_steps=2000, eval_max_test_arms=1024,
+                              save_steps=2000, geometry_points=20)},
+        controls=dict(model="gpt2-mid", learning_rate=5e-5, weight_decay=0.01,
+                      warmup_ratio=0.01, lr_scheduler="cosine", batch_size=1024,
+                      max_steps=86_000, eval_steps=2000, eval_max_test_arms=1024,
+                      save_steps=2000),
+        in_context=dict(data=dict(in_context=True, degree=10, length=5, num_train=200_000,
+                                  num_test=2000),
+                        config=dict(model="gpt2-mid", learning_rate=1e-4, weight_decay=0.01,
+                                    warmup_ratio=0.01, lr_scheduler="cosine", batch_size=256,
+                                    max_steps=50_000, eval_steps=2000, save_steps=2000)),
+        edges_only=dict(model="gpt2-mid", recipe="edges", learning_rate=5e-5,
+                        lr_scheduler="cosine", batch_size=1024, max_steps=20_000,
+                        eval_steps=2000, save_steps=2000),
+        node2vec=dict(epochs=10_000, dim=100), knobs=dict(steps=10_000, dim=512),
+        probe=dict(model="smollm2", pack="months", n_null=1000),
+        gpt2_seeds=3, geometry_null=200),
+}
+# the paper's other two graphs, for --dry-run's plan (science.md 3)
+PAPER_EXTRA = [
+    _train("gpt2_g10k6", dict(degree=10_000, length=6, pauses=6), 0,
+           **{**PRESETS["paper"].models["gpt2"], "max_steps": 200_000}),
+    _train("gpt2_784_g10k10", dict(degree=10_000, length=10, pauses=10), 0,
+           **{**PRESETS["paper"].models["gpt2"], "model": "gpt2-mid-784", "max_steps": 200_000}),
+]
+
+
+# ---------------------------------------------------------------------- executing runs
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def _task_for(spec: RunSpec, data_root: Path):
+    """Build (once) and load the run's dataset; datasets are shared between runs by key."""
+    from .builder import build_in_context_task, build_task, load_task
+    from .tasks import EdgeTaskConfig, PathTaskConfig
+
+    d = dict(spec.data)
+    key = hashlib.sha256(json.dumps({**d, "seed": spec.seed}, sort_keys=True).encode()
+                         ).hexdigest()[:10]
+    folder = data_root / key
+    if not (folder / "README.md").is_file():
+        if d.get("in_context"):
+            task = build_in_context_task(degree=d["degree"], length=d["length"],
+                                         num_train=d["num_train"], num_test=d["num_test"],
+                                         seed=spec.seed)
+        else:
+            task = build_task("path_star", degree=d["degree"], length=d["length"],
+                              seed=spec.seed, edges=EdgeTaskConfig(d.get("edges", "both")),
+                              paths=PathTaskConfig(num_pauses=d["pauses"], seed=spec.seed))
+        task.save_to_folder(folder, overwrite=True)
+    return load_task(folder)
+
+
+def last_complete_checkpoint(run_dir: Path) -> str | None:
+    """The newest ``checkpoint-N`` with its trainer state and run file written (a checkpoint
+    cut short by an interrupt lacks them and is skipped)."""
+    best = None
+    for ck in run_dir.glob("checkpoint-*"):
+        step = ck.name.split("-")[-1]
+        if step.isdigit() and (ck / "trainer_state.json").is_file() and \
+                (ck / "geommem_run.json").is_file():
+            if best is None or int(step) > best[0]:
+                best = (int(step), str(ck))
+    return None if best is None else best[1]
+
+
+def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
+                   progress: bool) -> dict[str, Any]:
+    from .geometry import geometry_summary, read_geometry, trained_geometry
+    from .training import TrainConfig, finish_run, train
+
+    task = _task_for(spec, data_root)
+    cfg = dict(spec.config)
+    cfg.setdefault("save_steps", max(cfg["eval_steps"], cfg["max_steps"] // 4))
+    config = TrainConfig(seed=spec.seed, **cfg)
+    resume = last_complete_checkpoint(run_dir) if run_dir.exists() else None
+    t0 = time.perf_counter()
+    res = train(task, run_dir, config, resume_from_checkpoint=resume, overwrite=True,
+                progress=progress)
+    seconds = time.perf_counter() - t0
+    final = res.final
+    out: dict[str, Any] = {
+        "final": {k: v for k, v in final.items() if not isinstance(v, (list, dict))},
+        "curve": [{k: r[k] for k in ("step", "eval_exact_path", "eval_first_token",
+                                     "train_exact_path", "edge_topk_recovery") if k in r}
+                  for r in res.history],
+        "num_test_arms": int(final.get("eval_num_arms", 0)),
+        "stopped_by_rule": final.get("stopped_by_rule"),
+        "resumed_from": resume,
+    }
+    if task.graph is not None and task.graph.arms is not None:
+        arms = "all" if spec.config.get("recipe") == "edges" else "held-out"
+        geo = trained_geometry(res.model, task, arms=arms, n_null=n_null, seed=spec.seed)
+        out["geometry"] = geometry_summary(geo)
+        out["geometry_arms"] = arms
+        np.savez_compressed(run_dir / "heldout_geometry.npz",
+                            heatmap=geo["embedding"]["heatmap"],
+                            path_matrix=geo["embedding"]["path_matrix"])
+        if spec.config.get("geometry_points"):
+            out["geometry_curve"] = [
+                {k: r[k] for k in ("step", "geometric_level", "navigation_accuracy",
+                                   "spectral_top_mass") if k in r}
+                for r in read_geometry(run_dir)]
+        finish_run(res, task, f"G({spec.data['degree']},{spec.data['length']})",
+                   geometry=out["geometry"])
+    out["train_seconds"] = seconds
+    return out
+
+
+def _execute_node2vec(spec: RunSpec) -> dict[str, Any]:
+    from .graphs import tiny_graphs
+    from .metrics import geometric_level, memory_verdict, spectral_energy_fraction, \
+        spectral_profile
+    from .node2vec import Node2VecConfig, train_node2vec
+
+    rows = {}
+    for name, g in tiny_graphs(0).items():
+        res = train_node2vec(g, Node2VecConfig(epochs=spec.config["epochs"],
+                                               dim=spec.config["dim"], seed=spec.seed,
+                                               keep_embeddings=False))
+        sp = spectral_profile(res.V, g, n_null=200, seed=spec.seed)
+        gl = geometric_level(res.V, g, 200, spec.seed)
+        sk = spectral_energy_fraction(res.V, g, k=2, n_null=200, seed=spec.seed)
+        rows[name] = {"top_mass": {**sp.as_dict(), "significant": sp.significant},
+                      "geometric_level": gl.value, "spectral_fraction": sk.value,
+                      "verdict": memory_verdict(gl, sk),
+                      "spectrum": sp.details["spectrum"].tolist(),
+                      "profile": sp.details["profile"].tolist()}
+    return {"graphs": rows}
+
+
+def _execute_knobs(spec: RunSpec) -> dict[str, Any]:
+    from .studies import knob_study
+
+    return {"rows": knob_study(dim=spec.config["dim"], steps=spec.config["steps"],
+                               seed=spec.seed)}
+
+
+def _execute_probe(spec: RunSpec) -> dict[str, Any]:
+    from .metrics import memory_verdict
+    from .probing import extract_representations, get_pack, load_model, probe
+
+    pack = get_pack(spec.config["pack"])
+    model, tok, precision = load_model(spec.config["model"])
+    reps = extract_representations(model, tok, pack.entities, pack.templates, "last", 16,
+                                   precision)
+    rows = probe(reps, pack, n_null=spec.config["n_null"], seed=spec.seed)
+    layers = []
+    for i, row in enumerate(rows):
+        layers.append({"layer": i, **{n: {**s.as_dict(), "significant": s.significant}
+                                      for n, s in row.items()},
+                       "verdict": memory_verdict(row["geometric_level"],
+                                                 row["dirichlet_energy"])})
+    return {"model": spec.config["model"], "pack": pack.name, "precision": precision,
+            "layers": layers}
+
+
+def execute(spec: RunSpec, root: Path, force: bool = False, n_null: int = 200,
+            progress: bool = True) -> dict[str, Any]:
+    """Run ``spec`` under ``root/runs`` unless a finished result with the same key exists
+    (``force`` redoes it); returns its result record (also ``<run>/result.json``)."""
+    run_dir = root / "runs" / spec.folder
+    done = run_dir / "result.json"
+    if done.is_file() and not force:
+        return {**json.loads(done.read_text()), "reused": True}
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if spec.kind == "train":
+        body = _execute_train(spec, run_dir, root / "data", n_null, progress)
+    elif spec.kind == "node2vec":
+        body = _execute_node2vec(spec)
+    elif spec.kind == "knobs":
+        body = _execute_knobs(spec)
+    elif spec.kind == "probe":
+        body = _execute_probe(spec)
+    else:
+        raise ValueError(f"unknown run kind {spec.kind!r}")
+    record = {"name": spec.name, "kind": spec.kind, "seed": spec.seed, "key": spec.key(),
+              "settings": asdict(spec), "folder": str(run_dir), **body,
+              "wall_seconds": time.perf_counter() - t0}
+    _write_json_atomic(done, record)
+    return {**record, "reused": False}
+
+
+# ---------------------------------------------------------------------- claims
+@dataclass
+class Check:
+    """One test inside a claim: ``passed`` and the numbers it came from."""
+
+    what: str
+    passed: bool
+
+
+@dataclass
+class Claim:
+    """A claim of the paper: its statement, the paper's number, the runs it needs and the
+    function from their results to checks and a "measured" line."""
+
+    id: str
+    statement: str
+    paper: str
+    needs: tuple[str, ...]
+    evaluate: Callable[[dict[str, list[dict]]], dict[str, Any]]
+
+
+def claim_verdict(checks: list[Check]) -> str:
+    """The one rule from checks to a claim verdict: all pass -> ``reproduced``, some ->
+    ``partly``, none (or no checks) -> ``not reproduced``."""
+    passed = sum(c.passed for c in checks)
+    if checks and passed == len(checks):
+        return "reproduced"
+    return "partly" if passed else "not reproduced"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _spread(values: list[float]) -> str:
+    """mean (min-max, n) in percent."""
+    v = np.asarray(values, dtype=float)
+    if len(v) == 1:
+        return f"{_pct(v[0])} (n=1)"
+    return f"{_pct(v.mean())} ({_pct(v.min())}-{_pct(v.max())}, n={len(v)})"
+
+
+def _above_chance(run: dict, key: str = "eval_exact_path") -> tuple[bool, float]:
+    f = run["final"]
+    n = run.get("num_test_arms") or 0
+    if not n or f.get("chance") is None:
+        return False, float("nan")
+    p = binomial_p(int(round(f[key] * n)), n, f["chance"])
+    return significant(p), p
+
+
+def _claim1(R: dict) -> dict:
+    checks, parts = [], []
+    for fam in ("gpt2", "llama", "mamba"):
+        runs = R.get(fam, [])
+        if not runs:
+            continue
+        acc = [r["final"]["eval_exact_path"] for r in runs]
+        sig = [_above_chance(r)[0] for r in runs]
+        checks.append(Check(f"{fam}: every seed's final held-out exact path >= "
+                            f"{_pct(HIGH_ACCURACY)} and above chance (binomial p <= {ALPHA})",
+                            min(acc) >= HIGH_ACCURACY and all(sig)))
+        parts.append(f"{fam} {_spread(acc)}")
+    chance = _first(R, "gpt2")["final"]["chance"]
+    return {"measured": "; ".join(parts), "reference": f"chance {_pct(chance)}",
+            "checks": checks}
+
+
+def _first(R: dict, name: str) -> dict:
+    if not R.get(name):
+        raise KeyError(f"results lack the {name!r} run")
+    return R[name][0]
+
+
+def _at_chance_claim(R: dict, name: str, key: str, what: str, extra: list[Check] = ()) -> dict:
+    runs = R[name]
+    vals = [r["final"][key] for r in runs]
+    ps = [_above_chance(r, key)[1] for r in runs]
+    checks = [Check(f"{what} not above chance (binomial p > {ALPHA}) in every seed",
+                    all(not significant(p) for p in ps)), *extra]
+    return {"measured": f"{what} {_spread(vals)}; train exact "
+                        f"{_spread([r['final'].get('train_exact_path', float('nan')) for r in runs])};"
+                        f" binomial p {', '.join(f'{p:.3g}' for p in ps)}",
+            "reference": f"chance {_pct(runs[0]['final']['chance'])}", "checks": checks}
+
+
+def _claim2(R: dict) -> dict:
+    return _at_chance_claim(R, "in_context", "eval_first_token",
+                            "held-out v1 (teacher-forced)")
+
+
+def _claim3(R: dict) -> dict:
+    return _at_chance_claim(R, "frozen", "eval_exact_path", "held-out exact path")
+
+
+def _claim4(R: dict) -> dict:
+    both = [r["final"]["eval_exact_path"] for r in R["gpt2"]]
+    out = _at_chance_claim(R, "forward", "eval_exact_path", "forward-only held-out exact path",
+                           [Check(f"both directions (claim 1's GPT-2): every seed >= "
+                                  f"{_pct(HIGH_ACCURACY)}", min(both) >= HIGH_ACCURACY)])
+    out["measured"] += f"; both directions {_spread(both)}"
+    return out
+
+
+def _claim5(R: dict) -> dict:
+    runs = R["first_token"]
+    v1 = [r["final"]["eval_first_token"] for r in runs]
+    sig = [_above_chance(r, "eval_first_token")[0] for r in runs]
+    return {"measured": f"held-out v1 (teacher-forced) {_spread(v1)}",
+            "reference": f"chance {_pct(runs[0]['final']['chance'])}",
+            "checks": [Check(f"v1 above chance (binomial p <= {ALPHA}) in every seed", all(sig)),
+                       Check(f"v1 >= {_pct(HIGH_ACCURACY)} in every seed",
+                             min(v1) >= HIGH_ACCURACY)]}
+
+
+def _nav(run: dict, part: str = "embedding") -> dict:
+    return run["geometry"][part]["navigation_accuracy"]
+
+
+def _claim6(R: dict) -> dict:
+    runs = R["edges_only"]
+    navs = [_nav(r) for r in runs]
+    verdicts = [r["geometry"]["embedding"]["verdict"] for r in runs]
+    ps = ", ".join(f"{n['p']:.3g}" for n in navs)
+    return {"measured": f"navigation accuracy (all arms) "
+                        f"{_spread([n['value'] for n in navs])}, p {ps}; verdict "
+                        f"{', '.join(verdicts)}",
+            "reference": f"null 97.5% {_pct(navs[0]['null_high'])}, chance "
+                         f"{_pct(navs[0]['chance'])}",
+            "checks": [Check("navigation accuracy significant vs the shuffled-node null",
+                             all(n["significant"] for n in navs)),
+                       Check("memory verdict geometric", all(v == "geometric"
+                                                            for v in verdicts))]}
+
+
+def _claim7(R: dict) -> dict:
+    graphs = _first(R, "node2vec")["graphs"]
+    checks = [Check(f"{g}: top-eigenspace mass significant", v["top_mass"]["significant"])
+              for g, v in graphs.items()]
+    return {"measured": "; ".join(f"{g} top mass {v['top_mass']['value']:.3f}"
+                                  for g, v in graphs.items()),
+            "reference": "null 97.5%: " + "; ".join(f"{g} {v['top_mass']['null_high']:.3f}"
+                                                    for g, v in graphs.items()),
+            "checks": checks}
+
+
+def _claim8(R: dict) -> dict:
+    rows = _first(R, "knobs")["rows"]
+    checks = [Check(f"{r['knob']}: ours {r['verdict']}, paper {r['paper']}", bool(r["agrees"]))
+              for r in rows]
+    return {"measured": f"{sum(c.passed for c in checks)}/{len(checks)} knobs agree",
+            "reference": "the paper's verdict per knob", "checks": checks}
+
+
+def _claim_geometry(R: dict) -> dict:
+    checks, parts = [], []
+    for fam in ("gpt2", "llama", "mamba"):
+        runs = R.get(fam, [])
+        if not runs:
+            continue
+        navs = [_nav(r) for r in runs]
+        verdicts = [r["geometry"]["embedding"]["verdict"] for r in runs]
+        checks.append(Check(f"{fam}: held-out navigation significant and verdict geometric "
+                            f"in every seed", all(n["significant"] for n in navs)
+                            and all(v == "geometric" for v in verdicts)))
+        parts.append(f"{fam} nav {_spread([n['value'] for n in navs])} ({', '.join(verdicts)})")
+    frozen = R.get("frozen", [])
+    if frozen:
+        navs = [_nav(r) for r in frozen]
+        checks.append(Check("frozen control: held-out navigation not significant",
+                            not any(n["significant"] for n in navs)))
+        parts.append(f"frozen nav {_spread([n['value'] for n in navs])}")
+    ref = _nav(_first(R, "gpt2"))
+    return {"measured": "; ".join(parts),
+            "reference": f"null 97.5% {_pct(ref['null_high'])}, chance {_pct(ref['chance'])}",
+            "checks": checks}
+
+
+def _claim_probe(R: dict) -> dict:
+    layers = _first(R, "probe")["layers"]
+    geo = [row["layer"] for row in layers if row["verdict"] == "geometric"]
+    return {"measured": f"geometric in {len(geo)}/{len(layers)} layers",
+            "reference": "shuffled-node null per layer",
+            "checks": [Check(f"layer {row['layer']}: verdict geometric",
+                             row["verdict"] == "geometric") for row in layers]}
+
+
+CLAIMS: list[Claim] = [
+    Claim("1", "In-weights path-star: held-out accuracy far above 1/d (Transformer and Mamba)",
+          "up to 100% held-out on graphs of 5x10^4 nodes", ("gpt2", "llama", "mamba"),
+          _claim1),
+    Claim("2", "In-context path-star stays at chance", "~1/d on G(2,5), G(10,5), G(20,5)",
+          ("in_context",), _claim2),
+    Claim("3", "Frozen token embeddings: the in-weights task fails", "held-out ~chance",
+          ("frozen",), _claim3),
+    Claim("4", "Forward-only edges fail the forward task; both directions succeed",
+          "forward-only ~chance", ("forward", "gpt2"), _claim4),
+    Claim("5", "First-token-only supervision still learns v1", "v1 learned",
+          ("first_token",), _claim5),
+    Claim("6", "Edge-only training already yields geometry", "navigation above chance",
+          ("edges_only",), _claim6),
+    Claim("7", "Node2Vec concentrates on the top eigenvectors of -L",
+          "mass on the top (Fiedler-like) eigenvectors", ("node2vec",), _claim7),
+    Claim("8", "Knob table (init, lr, weight decay, dropout, self-edges)", "section 8 table",
+          ("knobs",), _claim8),
+    Claim("geometry", "Title claim: trained sequence models store the graph geometrically "
+          "(held-out leaf vs first hop)", "leaf and v1 align; arms cluster",
+          ("gpt2", "llama", "mamba", "frozen"), _claim_geometry),
+    Claim("probe", "Beyond the paper: SmolLM2-135M's months form a cycle in its hidden states",
+          "(not in the paper)", ("probe",), _claim_probe),
+]
+
+
+def evaluate_claims(results: dict[str, Any], claims: list[str] | None = None
+                    ) -> list[dict[str, Any]]:
+    """Pure: from ``results["runs"]`` (name -> list of run records) to one row per claim with
+    ``measured``, ``reference``, ``checks`` and ``verdict`` (:func:`claim_verdict`). A claim
+    whose runs are missing gets the verdict ``not run``."""
+    R = results["runs"]
+    rows = []
+    for c in CLAIMS:
+        if claims is not None and c.id not in claims:
+            continue
+        row = {"id": c.id, "statement": c.statement, "paper": c.paper}
+        if not all(R.get(n) for n in c.needs if n not in ("llama", "mamba")) or \
+                not any(R.get(n) for n in c.needs):
+            row.update(measured="not run", reference="", checks=[], verdict="not run")
+        else:
+            out = c.evaluate(R)
+            row.update(measured=out["measured"], reference=out["reference"],
+                       checks=[asdict(ch) for ch in out["checks"]],
+                       verdict=claim_verdict(out["checks"]))
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------- the command
+def parse_claims(text: str | None) -> list[str]:
+    if not text:
+        return list(CLAIM_IDS)
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in ids if t not in CLAIM_IDS]
+    if bad or not ids:
+        raise ValueError(f"--claims: unknown claim(s) {bad or text!r}; expected a comma list of "
+                         f"{', '.join(CLAIM_IDS)}")
+    return ids
+
+
+def plan(preset: str, claims: list[str], seeds: int | None) -> list[RunSpec]:
+    """The runs the chosen claims need, in execution order."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
+    if seeds is not None and seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    needed = {n for c in CLAIMS if c.id in claims for n in c.needs}
+    return [r for r in PRESETS[preset].runs(seeds) if r.name in needed]
+
+
+def _environment(device: str) -> dict[str, Any]:
+    import importlib.metadata as md
+
+    import torch
+
+    versions = {}
+    for pkg in ("hf-geommem", "torch", "transformers", "tokenizers", "datasets", "evaluate",
+                "accelerate", "numpy", "scipy"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "device": device, "torch_threads": torch.get_num_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "packages": versions}
+
+
+def _step_probe(spec: RunSpec, steps: int = 3) -> dict[str, Any]:
+    """Size of a training run and seconds per optimizer step measured on this device with a
+    few real steps (for ``--dry-run``)."""
+    import math
+    import tempfile
+
+    from .training import TrainConfig, train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        task = _task_for(spec, Path(tmp) / "data")
+        n_examples = sum(task[c]["train"].num_rows for c in ("edges", "paths") if c in task
+                         and "train" in task[c])
+        if spec.config.get("recipe") == "edges":
+            n_examples = task["edges"]["train"].num_rows
+        cfg = {k: v for k, v in spec.config.items()
+               if k not in ("geometry_points", "save_steps", "stop_after_train_exact")}
+        cfg.update(max_steps=steps + 1, eval_steps=10 ** 9)
+        t0 = time.perf_counter()
+        res = train(task, Path(tmp) / "run", TrainConfig(**cfg), overwrite=True,
+                    progress=False)
+        del t0
+        per_step = res.train_seconds / (steps + 1)
+    batch = spec.config.get("batch_size") or n_examples
+    return {"nodes": task.graph.num_nodes if task.graph is not None else None,
+            "examples": n_examples, "steps": spec.config["max_steps"],
+            "epochs": spec.config["max_steps"] * batch / n_examples,
+            "steps_per_epoch": math.ceil(n_examples / batch),
+            "seconds_per_step": per_step,
+            "estimate_hours": per_step * spec.config["max_steps"] / 3600}
+
+
+def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | None = None,
+                     seeds: int | None = None, force: bool = False, dry_run: bool = False,
+                     progress: bool = True, log: Callable[[str], None] = print
+                     ) -> dict[str, Any]:
+    """Run (or, with ``dry_run``, plan and time) the reproduction and write ``results.json``,
+    ``REPORT.md`` and ``figures/`` under ``out``. Returns the results dict."""
+    import torch
+    from tqdm.auto import tqdm
+
+    claims = claims or list(CLAIM_IDS)
+    runs = plan(preset, claims, seeds)
+    root = Path(out)
+    device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    if dry_run:
+        extra = PAPER_EXTRA if preset == "paper" else []
+        rows = []
+        for spec in tqdm([r for r in runs + extra if r.kind == "train"], desc="probing steps",
+                         unit="run", disable=not progress):
+            est = _step_probe(spec)
+            rows.append({"run": spec.folder, "model": spec.config["model"],
+                         "data": spec.data, **est})
+            log(f"{spec.name:16s} {spec.config['model']:14s} nodes {est['nodes']} examples "
+                f"{est['examples']:,} steps {est['steps']:,} ({est['epochs']:.0f} epochs) "
+                f"{est['seconds_per_step']:.3f} s/step on {device} -> "
+                f"{est['estimate_hours']:.2f} h")
+        for spec in runs:
+            if spec.kind != "train":
+                log(f"{spec.name:16s} {spec.kind} {spec.config}")
+        log(f"total estimate for the training runs: "
+            f"{sum(r['estimate_hours'] for r in rows):.1f} h on {device}")
+        return {"preset": preset, "dry_run": True, "plan": rows, "device": device}
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"preset": preset, "description": PRESETS[preset].description,
+                               "claims": claims, "runs": {}, "environment":
+                               _environment(device), "alpha": ALPHA,
+                               "high_accuracy": HIGH_ACCURACY}
+    t0 = time.perf_counter()
+    bar = tqdm(runs, desc="reproduce", unit="run", disable=not progress)
+    for spec in bar:
+        bar.set_postfix_str(spec.folder)
+        try:
+            rec = execute(spec, root, force, PRESETS[preset].geometry_null, progress)
+        except FileNotFoundError as exc:
+            if spec.kind != "probe":
+                raise
+            log(f"probe not run: {exc}")
+            continue
+        results["runs"].setdefault(spec.name, []).append(rec)
+    results["wall_seconds"] = time.perf_counter() - t0
+    results["gpu_run"] = "not measured" if device == "cpu" else "see the runs"
+    results["verdicts"] = evaluate_claims(results, claims)
+    _write_json_atomic(root / "results.json", results)
+    write_report(results, root)
+    return results
+
+
+# ---------------------------------------------------------------------- report
+def _figures(results: dict[str, Any], root: Path) -> dict[str, list[str]]:
+    from . import plotting
+
+    figs: dict[str, list[str]] = {}
+    fdir = root / "figures"
+    fdir.mkdir(exist_ok=True)
+    R = results["runs"]
+    curves = {f"{name} s{r['seed']}": r["curve"] for name, runs in R.items() for r in runs
+              if r["kind"] == "train" and r.get("curve")}
+    if curves:
+        p = plotting.plot_accuracy_comparison(curves, fdir / "accuracy_curves.png")
+        figs.setdefault("1", []).append(p.name)
+    for name in ("gpt2", "llama", "mamba", "frozen", "edges_only"):
+        for r in R.get(name, [])[:1]:
+            npz = Path(r["folder"]) / "heldout_geometry.npz"
+            if not npz.is_file():
+                continue
+            m = np.load(npz)
+            nav = _nav(r)
+            p = plotting.plot_leaf_first_hop(
+                m["heatmap"], m["path_matrix"], fdir / f"leaf_first_hop_{name}.png",
+                title=f"{name}: navigation {_pct(nav['value'])} (null 97.5% "
+                      f"{_pct(nav['null_high'])}, chance {_pct(nav['chance'])})")
+            figs.setdefault("6" if name == "edges_only" else "geometry", []).append(p.name)
+    for name in ("gpt2", "llama", "mamba"):
+        for r in R.get(name, [])[:1]:
+            if r.get("geometry_curve"):
+                p = plotting.plot_geometry_curves(r["geometry_curve"],
+                                                  fdir / f"geometry_curve_{name}.png",
+                                                  title=f"{name}: geometry over training")
+                figs.setdefault("geometry", []).append(p.name)
+    for r in R.get("node2vec", [])[:1]:
+        for g, v in r["graphs"].items():
+            p = plotting.plot_spectral_bars(np.array(v["spectrum"]), np.array(v["profile"]),
+                                            fdir / f"node2vec_spectrum_{g}.png",
+                                            f"Node2Vec on {g}")
+            figs.setdefault("7", []).append(p.name)
+    for r in R.get("probe", [])[:1]:
+        rows = [{k: v for k, v in layer.items() if isinstance(v, dict)}
+                for layer in r["layers"]]
+        p = plotting.plot_probe_layers(rows, fdir / "probe_layers.png",
+                                                  title=f"{r['model']} {r['pack']}")
+        figs.setdefault("probe", []).append(p.name)
+    return figs
+
+
+def write_report(results: dict[str, Any], root: str | os.PathLike) -> Path:
+    """``REPORT.md`` (and ``figures/``) from a results dict."""
+    root = Path(root)
+    figs = _figures(results, root)
+    rows = results["verdicts"]
+    L = [f"# hf_geommem reproduction ({results['preset']} preset)", "",
+         f"{results['description']}.", "",
+         f"Verdict rule: a claim is **reproduced** when all its checks pass, **partly** when "
+         f"some do, **not reproduced** when none do. Checks use one significance rule "
+         f"(one-sided p <= {results['alpha']}: binomial against chance for accuracies, the "
+         f"shuffled-node permutation null for geometry scores), one memory verdict "
+         f"(`metrics.memory_verdict`: geometric level and Dirichlet energy both significant "
+         f"-> geometric) and \"high accuracy\" = >= {_pct(results['high_accuracy'])}. Values "
+         f"are final (never best-of); several seeds are given as mean (min-max, n).", "",
+         "| claim | paper | ours (setting) | measured | chance / null | verdict |",
+         "|---|---|---|---|---|---|"]
+    for r in rows:
+        L.append(f"| {r['id']}. {r['statement']} | {r['paper']} | {_setting(results, r['id'])}"
+                 f" | {r['measured']} | {r['reference']} | **{r['verdict']}** |")
+    L += ["", f"GPU run of the paper preset: {results.get('gpu_run', 'not measured')}.", ""]
+    for r in rows:
+        L += [f"## Claim {r['id']}: {r['statement']}", "", f"Verdict: **{r['verdict']}**.", ""]
+        for ch in r["checks"]:
+            L.append(f"- [{'x' if ch['passed'] else ' '}] {ch['what']}")
+        L.append("")
+        L += _claim_details(results, r["id"])
+        for f in figs.get(r["id"], []):
+            L += [f"![{f}](figures/{f})", ""]
+    env = results["environment"]
+    L += ["## Environment", "", f"- device: {env['device']}; torch threads "
+          f"{env['torch_threads']} (OMP_NUM_THREADS={env['OMP_NUM_THREADS']}); Python "
+          f"{env['python']} on {env['platform']}",
+          "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+          f"- wall time of this invocation: {results['wall_seconds']:.0f} s (reused runs cost "
+          f"nothing; their own wall time is listed below)", "",
+          "| run | seed | wall s | reused |", "|---|---|---|---|"]
+    for name, runs in results["runs"].items():
+        for r in runs:
+            L.append(f"| {r['folder'].split('/')[-1]} | {r['seed']} | {r['wall_seconds']:.1f} | "
+                     f"{r.get('reused', False)} |")
+    L.append(f"\nSum of run wall times: "
+             f"{sum(r['wall_seconds'] for rs in results['runs'].values() for r in rs):.0f} s.")
+    path = root / "REPORT.md"
+    tmp = root / ".REPORT.md.tmp"
+    tmp.write_text("\n".join(L) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _setting(results: dict, cid: str) -> str:
+    preset = PRESETS[results["preset"]]
+    g = preset.graph
+    gname = f"G({g['degree']},{g['length']}), {g['pauses']} pause(s)"
+    if cid in ("1", "geometry"):
+        return f"{gname}; " + ", ".join(f"{c['model']} lr {c['learning_rate']:g}"
+                                        for c in preset.models.values())
+    if cid == "2":
+        d = preset.in_context["data"]
+        return f"in-context G({d['degree']},{d['length']}), {preset.in_context['config']['model']}"
+    if cid in ("3", "4", "5"):
+        return f"{gname}; {preset.controls['model']}"
+    if cid == "6":
+        return f"{gname}; {preset.edges_only['model']}, edges only, " \
+               f"{preset.edges_only['max_steps']} steps"
+    if cid == "7":
+        return f"4 tiny graphs, {preset.node2vec['epochs']} epochs, m={preset.node2vec['dim']}"
+    if cid == "8":
+        return f"15-cycle linear net, D{preset.knobs['dim']}, {preset.knobs['steps']} steps"
+    if cid == "probe" and preset.probe:
+        return f"{preset.probe['model']}, {preset.probe['pack']}, last token"
+    return ""
+
+
+def _claim_details(results: dict, cid: str) -> list[str]:
+    R = results["runs"]
+    L: list[str] = []
+    if cid in ("1", "2", "3", "4", "5", "geometry"):
+        names = {"1": ("gpt2", "llama", "mamba"), "2": ("in_context",), "3": ("frozen",),
+                 "4": ("forward", "gpt2"), "5": ("first_token",),
+                 "geometry": ("gpt2", "llama", "mamba", "frozen")}[cid]
+        L += ["| run | seed | held-out exact | held-out v1 (teacher-forced) | train exact | "
+              "navigation (null 97.5%) | geometric level (null 97.5%) | Dirichlet (null 2.5%) "
+              "| memory | steps | wall s |", "|---" * 11 + "|"]
+        for name in names:
+            for r in R.get(name, []):
+                f = r["final"]
+                geo = r.get("geometry", {}).get("embedding")
+                g = ("n/a",) * 4 if geo is None else (
+                    f"{_pct(geo['navigation_accuracy']['value'])} "
+                    f"({_pct(geo['navigation_accuracy']['null_high'])})",
+                    f"{geo['geometric_level']['value']:.3f} "
+                    f"({geo['geometric_level']['null_high']:.3f})",
+                    f"{geo['dirichlet_energy']['value']:.3f} "
+                    f"({geo['dirichlet_energy']['null_low']:.3f})", geo["verdict"])
+                L.append(f"| {name} | {r['seed']} | {_pct(f.get('eval_exact_path', float('nan')))}"
+                         f" | {_pct(f.get('eval_first_token', float('nan')))} | "
+                         f"{_pct(f.get('train_exact_path', float('nan')))} | {g[0]} | {g[1]} | "
+                         f"{g[2]} | {g[3]} | {f.get('step')} | {r['wall_seconds']:.0f} |")
+        L.append("")
+    if cid == "8":
+        for r in R.get("knobs", [])[:1]:
+            L += ["| knob | geometric level | skewed margin | top-1 | S_2 | ours | paper | "
+                  "basis-dependent margin |", "|---" * 8 + "|"]
+            for k in r["rows"]:
+                L.append(f"| {k['knob']} | {k['geometric_level']:.3f} | "
+                         f"{k['skewed_margin']:.3f} | {k['top1']:.2f} | "
+                         f"{k['spectral_fraction']:.3f} | {k['verdict']} | {k['paper']} | "
+                         f"{k['basis_dependent']} |")
+            L.append("")
+    if cid == "7":
+        for r in R.get("node2vec", [])[:1]:
+            L += ["| graph | top-eigenspace mass (null 97.5%) | geometric level | S_2 | "
+                  "memory |", "|---" * 5 + "|"]
+            for g, v in r["graphs"].items():
+                L.append(f"| {g} | {v['top_mass']['value']:.3f} "
+                         f"({v['top_mass']['null_high']:.3f}) | {v['geometric_level']:.3f} | "
+                         f"{v['spectral_fraction']:.3f} | {v['verdict']} |")
+            L.append("")
+    if cid == "probe":
+        for r in R.get("probe", [])[:1]:
+            L += [f"{r['model']} ({r['precision']}), pack {r['pack']}.", "",
+                  "| layer | geometric level (p) | Dirichlet (p) | memory |", "|---|---|---|---|"]
+            for row in r["layers"]:
+                L.append(f"| {row['layer']} | {row['geometric_level']['value']:.3f} "
+                         f"({row['geometric_level']['p']:.3g}) | "
+                         f"{row['dirichlet_energy']['value']:.3f} "
+                         f"({row['dirichlet_energy']['p']:.3g}) | {row['verdict']} |")
+            L.append("")
+    return L

@@ -1,0 +1,109 @@
+"""`hf-geommem reproduce --preset smoke`: the whole pipeline, its report and its verdict rule."""
+
+import copy
+import json
+
+import pytest
+
+from hf_geommem import reproduce as RP
+from hf_geommem.cli import main
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "smoke"
+    assert main(["reproduce", "--preset", "smoke", "--out", str(out)]) == 0
+    return out
+
+
+def test_smoke_report_structure(smoke):
+    report = (smoke / "REPORT.md").read_text()
+    results = json.loads((smoke / "results.json").read_text())
+    ids = [r["id"] for r in results["verdicts"]]
+    assert ids == list(RP.CLAIM_IDS)
+    for r in results["verdicts"]:
+        assert r["verdict"] in ("reproduced", "partly", "not reproduced", "not run")
+        # the table row carries the claim, its measurement and its verdict
+        assert f"| {r['id']}. {r['statement']} |" in report and f"**{r['verdict']}**" in report
+        if r["verdict"] != "not run":
+            assert r["verdict"] == RP.claim_verdict([RP.Check(**c) for c in r["checks"]])
+    assert "## Environment" in report and "torch" in report
+    # claim 1's GPT-2 runs two seeds in the smoke preset, the others one
+    assert len(results["runs"]["gpt2"]) == 2 and len(results["runs"]["llama"]) == 1
+    # every in-weights model is scored for geometry with its null, and its card shows it
+    for name in ("gpt2", "llama", "mamba", "frozen"):
+        geo = results["runs"][name][0]["geometry"]["embedding"]
+        assert {"navigation_accuracy", "geometric_level", "dirichlet_energy", "verdict"} <= set(geo)
+        assert geo["navigation_accuracy"]["n_null"] > 0
+        card = (smoke / "runs" / results["runs"][name][0]["folder"].split("/")[-1] /
+                "README.md").read_text()
+        assert "## Geometry of the memory" in card and "navigation accuracy" in card
+    for fig in ("accuracy_curves.png", "leaf_first_hop_gpt2.png", "leaf_first_hop_frozen.png",
+                "node2vec_spectrum_cycle_15.png"):
+        assert (smoke / "figures" / fig).is_file() and f"figures/{fig}" in report
+
+
+def test_verdict_follows_the_numbers(smoke):
+    results = json.loads((smoke / "results.json").read_text())
+    row = {r["id"]: r for r in RP.evaluate_claims(results)}
+    assert row == {r["id"]: r for r in results["verdicts"]}  # pure: same input, same rows
+    hi = copy.deepcopy(results)
+    for name in ("gpt2", "llama", "mamba"):
+        for run in hi["runs"][name]:
+            run["final"]["eval_exact_path"] = 1.0
+    lo = copy.deepcopy(hi)
+    lo["runs"]["mamba"][0]["final"]["eval_exact_path"] = RP.HIGH_ACCURACY - 0.01
+    none = copy.deepcopy(hi)
+    for name in ("gpt2", "llama", "mamba"):
+        for run in none["runs"][name]:
+            run["final"]["eval_exact_path"] = 0.0
+    v = {name: {r["id"]: r["verdict"] for r in RP.evaluate_claims(res)}
+         for name, res in (("hi", hi), ("lo", lo), ("none", none))}
+    assert v["hi"]["1"] == "reproduced" and v["lo"]["1"] == "partly"
+    assert v["none"]["1"] == "not reproduced"
+    # claim 3 (frozen fails): a frozen model far above chance turns the verdict
+    frozen = copy.deepcopy(results)
+    frozen["runs"]["frozen"][0]["final"]["eval_exact_path"] = 1.0
+    assert {r["id"]: r["verdict"] for r in RP.evaluate_claims(frozen)}["3"] == "not reproduced"
+
+
+def test_rerun_reuses_runs_and_claims_subset(smoke, capsys):
+    assert main(["reproduce", "--preset", "smoke", "--out", str(smoke), "--claims", "3,7"]) == 0
+    results = json.loads((smoke / "results.json").read_text())
+    assert [r["id"] for r in results["verdicts"]] == ["3", "7"]
+    assert all(r["reused"] for runs in results["runs"].values() for r in runs)
+    assert set(results["runs"]) == {"frozen", "node2vec"}
+
+
+def test_bad_arguments(tmp_path, capsys):
+    assert main(["reproduce", "--preset", "smoke", "--out", str(tmp_path / "x"),
+                 "--claims", "1,12"]) == 2
+    assert "unknown claim(s) ['12']" in capsys.readouterr().err
+    assert main(["reproduce", "--preset", "smoke", "--out", str(tmp_path / "x"),
+                 "--seeds", "0"]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_settings_key_and_resume_point(tmp_path):
+    a = RP.RunSpec("gpt2", "train", {"degree": 5}, {"learning_rate": 1e-3}, 0)
+    b = RP.RunSpec("gpt2", "train", {"degree": 5}, {"learning_rate": 2e-3}, 0)
+    assert a.key() != b.key() and a.key() == RP.RunSpec("gpt2", "train", {"degree": 5},
+                                                        {"learning_rate": 1e-3}, 0).key()
+    run = tmp_path / "run"
+    for step, complete in ((10, True), (20, True), (30, False)):
+        ck = run / f"checkpoint-{step}"
+        ck.mkdir(parents=True)
+        if complete:
+            (ck / "trainer_state.json").write_text("{}")
+            (ck / "geommem_run.json").write_text("{}")
+    # checkpoint-30 was cut short by an interrupt: resume from 20
+    assert RP.last_complete_checkpoint(run).endswith("checkpoint-20")
+
+
+def test_plan_seeds():
+    runs = RP.plan("cpu", ["1"], None)
+    assert [r.name for r in runs].count("gpt2") == 3 and [r.name for r in runs].count("llama") == 1
+    runs = RP.plan("cpu", ["1"], 2)
+    assert [r.name for r in runs].count("llama") == 2
+    assert len({r.seed for r in runs if r.name == "gpt2"}) == 2

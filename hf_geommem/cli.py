@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", default="gpt2-small")
     demo.add_argument("--max-steps", type=int, default=120)
     demo.add_argument("--eval-steps", type=int, default=20)
+    demo.add_argument("--null", type=int, default=200, help="null draws for the geometry")
     demo.set_defaults(func=_cmd_demo)
 
     rp = sub.add_parser("reproduce", help="every claim of the paper: runs, REPORT.md, figures")
@@ -491,27 +492,46 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """build -> train -> evaluate -> card and report, on one CPU core in a few minutes."""
+    """build -> train -> evaluate -> geometry -> card and report, on one CPU core in a few
+    minutes."""
     from . import PathTaskConfig, build_task, load_task
+    from .geometry import geometry_summary, trained_geometry
+    from .plotting import plot_leaf_first_hop
     from .training import TrainConfig, finish_run, train
 
     out = Path(args.out)
     data_dir, run_dir = out / f"g{args.degree}_{args.length}", out / "model"
     t0 = time.perf_counter()
-    print(f"[1/3] building path-star G({args.degree},{args.length}), {args.pauses} pause "
+    print(f"[1/4] building path-star G({args.degree},{args.length}), {args.pauses} pause "
           f"token(s) -> {data_dir}")
     task = build_task("path_star", degree=args.degree, length=args.length, seed=args.seed,
                       paths=PathTaskConfig(num_pauses=args.pauses, seed=args.seed))
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())
-    print(f"[2/3] training {args.model} (mixed recipe, full batch, lr 1e-3) for "
+    print(f"[2/4] training {args.model} (mixed recipe, full batch, lr 1e-3) for "
           f"{args.max_steps} steps -> {run_dir}")
     config = TrainConfig(model=args.model, max_steps=args.max_steps, eval_steps=args.eval_steps,
                          seed=args.seed)
     result = train(task, run_dir, config, overwrite=True)
-    print("[3/3] writing the model card and report")
-    finish_run(result, task, data_dir.name)
+    print("[3/4] scoring the geometry of the trained token embeddings (held-out arms, "
+          f"{args.null} shuffled-node null draws)")
+    geo = trained_geometry(result.model, task, n_null=args.null, seed=args.seed)
+    emb = geo["embedding"]
+    nav, gl, de = emb["navigation_accuracy"], emb["geometric_level"], emb["dirichlet_energy"]
+    heat = plot_leaf_first_hop(emb["heatmap"], emb["path_matrix"], run_dir / "leaf_first_hop.png",
+                               title=f"held-out leaf vs first hop: navigation "
+                                     f"{100 * nav.value:.1f}% (null 97.5% "
+                                     f"{100 * nav.null_high:.1f}%)")
+    print("[4/4] writing the model card and report")
+    finish_run(result, task, data_dir.name, geometry=geometry_summary(geo))
+    with open(run_dir / "report.md", "a") as f:
+        f.write(f"\n## Geometry of the trained embeddings (held-out arms)\n\n"
+                f"Navigation accuracy {100 * nav.value:.1f}% (null mean {100 * nav.null_mean:.1f}%,"
+                f" 97.5% {100 * nav.null_high:.1f}%, p {nav.p:.3g}); geometric level "
+                f"{gl.value:.3f} (null 97.5% {gl.null_high:.3f}); Dirichlet energy {de.value:.3f}"
+                f" (null 2.5% {de.null_low:.3f}); verdict **{emb['verdict']}**.\n\n"
+                f"![leaf vs first hop]({heat.name})\n")
     print(f"{'step':>6} {'held-out exact':>15} {'held-out v1':>12} {'train exact':>12} "
           f"{'edge top-k':>11}")
     for r in result.history:
@@ -520,8 +540,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
               f"{100 * r['edge_topk_recovery']:>10.1f}%")
     _print_final(result.final)
     print(f"chance for the first hop: 1/{args.degree} = {100 / args.degree:.2f}%")
+    print(f"geometry (held-out arms): navigation accuracy {100 * nav.value:.1f}% vs null "
+          f"{100 * nav.null_mean:.1f}% (97.5% {100 * nav.null_high:.1f}%, p {nav.p:.3g}); "
+          f"geometric level {gl.value:.3f} (null 97.5% {gl.null_high:.3f}); Dirichlet energy "
+          f"{de.value:.3f} (null 2.5% {de.null_low:.3f}) -> {emb['verdict']}")
     print(f"done in {time.perf_counter() - t0:.0f} s: dataset {data_dir}, model {run_dir} "
-          f"(README.md card, report.md, curves.png, metrics.jsonl)")
+          f"(README.md card, report.md, curves.png, leaf_first_hop.png, metrics.jsonl)")
     return 0
 
 

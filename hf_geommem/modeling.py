@@ -133,10 +133,9 @@ class LinearMemoryForCausalLM(PreTrainedModel, GenerationMixin):
         hidden = self.linear(self.dropout(emb))
         logits = self.lm_head(hidden)
         loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-                labels[:, 1:].reshape(-1), ignore_index=-100)
+        if labels is not None:  # transformers' ForCausalLMLoss: honours num_items_in_batch
+            loss = self.loss_function(logits=logits, labels=labels,
+                                      vocab_size=logits.shape[-1], **kwargs)
         hidden_states = (emb, hidden) if output_hidden_states else None
         return CausalLMOutputWithPast(loss=loss, logits=logits, hidden_states=hidden_states)
 

@@ -87,3 +87,16 @@ def test_push_flag(tmp_path):
                      "--push", "me/c"]) == 0
     push.assert_called_once()
     assert push.call_args.args[1] == "me/c"
+
+
+def test_demo_smoke_reports_geometry(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--degree", "16", "--length", "3", "--max-steps",
+                 "10", "--eval-steps", "5", "--null", "40", "--model", "gpt2-tiny"]) == 0
+    printed = capsys.readouterr().out
+    assert "geometry (held-out arms): navigation accuracy" in printed
+    run = out / "model"
+    assert (run / "leaf_first_hop.png").is_file()
+    report = (run / "report.md").read_text()
+    assert "## Geometry of the trained embeddings" in report and "leaf_first_hop.png" in report
+    assert "## Geometry of the memory" in (run / "README.md").read_text()

@@ -309,7 +309,9 @@ def test_accelerate_launch_two_process_ddp(task_dir, tmp_path):
     assert [r["step"] for r in read_metrics(out)] == [0, 2, 4]
 
 
-def test_length_grouped_loss_equals_padded_loss(task):
+@pytest.mark.parametrize("preset", ["gpt2-tiny", "llama-tiny", "mamba-tiny", "linear-tiny"])
+def test_length_grouped_loss_equals_padded_loss(task, preset):
+    """Length-grouped forward + LM head on answer positions only = the plain padded loss."""
     from transformers import TrainingArguments
 
     from hf_geommem.training import GraphTrainer
@@ -318,7 +320,7 @@ def test_length_grouped_loss_equals_padded_loss(task):
     feats = [tokenize_config(task["edges"]["train"], tok, kind="edges")[i] for i in range(5)] + \
         [tokenize_config(task["paths"]["train"], tok, kind="paths")[i] for i in range(3)]
     batch = AnswerOnlyCollator(tok.pad_token_id)(feats)
-    model = build_model("gpt2-tiny", len(tok), 16)
+    model = build_model(preset, len(tok), 16)
     args = TrainingArguments(output_dir="/tmp/unused", report_to="none", use_cpu=True)
     trainer = GraphTrainer(model=model, args=args)
     grouped = trainer.compute_loss(model, dict(batch))
@@ -330,3 +332,19 @@ def test_length_grouped_loss_equals_padded_loss(task):
     model.zero_grad()
     padded.backward()
     assert torch.allclose(g1, model.get_input_embeddings().weight.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("preset", ["gpt2-tiny", "linear-tiny"])
+def test_gradient_accumulation_matches_the_big_batch(task, tmp_path, preset):
+    """2 accumulation steps x batch B give the same update as one batch of 2B."""
+    n = task["edges"]["train"].num_rows + task["paths"]["train"].num_rows
+    assert n % 2 == 0, n
+    models = []
+    for name, batch, accum in (("big", n, 1), ("accum", n // 2, 2)):
+        res = train(task, tmp_path / name, TrainConfig(model=preset, max_steps=1, eval_steps=1,
+                                                       batch_size=batch, learning_rate=1e-2),
+                    progress=False, gradient_accumulation_steps=accum,
+                    optim="sgd")  # SGD: the update is the gradient (Adam's first step hides it)
+        models.append(res.model)
+    for (k, a), (_, b) in zip(models[0].state_dict().items(), models[1].state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), k

@@ -31,7 +31,9 @@ _FAMILY_ARGS: dict[str, list[tuple[str, type, Any, str]]] = {
                     ("p", float, None, "edge probability")],
     "random-regular": [("n", int, None, "number of nodes"), ("degree", int, None, "degree")],
     "edge-list": [("file", str, None, "text file, one 'u v' integer edge per line"),
-                  ("root", int, None, "root node (makes the graph a rooted tree for paths)")],
+                  ("root", int, None, "root node (makes the graph a rooted tree for paths)"),
+                  ("num-nodes", int, None, "number of nodes (default: max id + 1; needed "
+                                           "when ids skip numbers, i.e. isolated nodes)")],
     "in-context": [("degree", int, 2, "arms per graph"), ("length", int, 5, "nodes per arm"),
                    ("num-train", int, 20_000, "train examples"),
                    ("num-test", int, 1_000, "test examples"),
@@ -79,14 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     for family, args in _FAMILY_ARGS.items():
         p = fam.add_parser(family, help=f"{family} task")
         for flag, typ, default, help_ in args:
-            required = default is None and not (family == "edge-list" and flag == "root")
+            required = default is None and not (family == "edge-list" and flag != "file")
             p.add_argument(f"--{flag}", type=typ, default=default, required=required, help=help_)
         _add_task_options(p, family)
         p.set_defaults(func=_cmd_build)
 
     tr = sub.add_parser("train", help="train a model preset on a task folder")
     tr.add_argument("--dataset", required=True, help="task folder (hf-geommem build)")
-    tr.add_argument("--model", default="gpt2-small", help="model preset (see --list-models)")
+    tr.add_argument("--model", help="model preset (default gpt2-small; `hf-geommem models` lists "
+                                    "them); not with --init-model")
     tr.add_argument("--out", required=True, help="run folder")
     _add_train_options(tr)
     tr.add_argument("--init-model", help="start from this saved model instead of a preset")
@@ -212,8 +215,17 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 def _train_config(args: argparse.Namespace):
     from .training import TrainConfig
 
+    if getattr(args, "init_model", None):
+        # the loaded model fixes its architecture: refuse flags that would not apply
+        given = [flag for flag, on in (("--model", args.model is not None),
+                                       ("--untied", args.untied),
+                                       ("--embedding-init-std",
+                                        args.embedding_init_std is not None)) if on]
+        if given:
+            raise ValueError(f"--init-model starts from a saved model; {', '.join(given)} "
+                             f"cannot apply to it")
     return TrainConfig(
-        model=args.model, recipe=args.recipe, path_loss=args.path_loss,
+        model=args.model or "gpt2-small", recipe=args.recipe, path_loss=args.path_loss,
         stage1_steps=args.stage1_steps, learning_rate=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, lr_scheduler=args.lr_scheduler,
         max_steps=args.max_steps, batch_size=args.batch_size, eval_steps=args.eval_steps,
@@ -235,12 +247,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training import finish_run, train
 
     config = _train_config(args)  # validates preset/recipe before loading anything
+    if args.init_model and not Path(args.init_model).is_dir():
+        raise FileNotFoundError(f"--init-model {args.init_model!r} not found: expected a saved "
+                                f"model folder")
     task = load_task(args.dataset)
-    result = train(task, args.out, config, resume_from_checkpoint=args.resume,
-                   overwrite=args.overwrite, init_model=args.init_model)
-    finish_run(result, task, Path(args.dataset).name)
-    _print_final(result.final)
-    print(f"model, tokenizer, metrics.jsonl, README.md (card) and report.md in {args.out}")
+    try:
+        result = train(task, args.out, config, resume_from_checkpoint=args.resume,
+                       overwrite=args.overwrite, init_model=args.init_model)
+    except KeyboardInterrupt:
+        from .training import last_complete_checkpoint
+
+        ck = last_complete_checkpoint(args.out) if Path(args.out).is_dir() else None
+        print(f"hf-geommem: interrupted; " + (
+            f"the last complete checkpoint is {ck}: add --resume to the same command to go on"
+            if ck else "no checkpoint was written (use --save-steps N to make runs resumable)"),
+            file=sys.stderr)
+        return 130
+    if int(os.environ.get("RANK", "0")) == 0:  # under accelerate launch only rank 0 writes
+        finish_run(result, task, Path(args.dataset).name)
+        _print_final(result.final)
+        print(f"model, tokenizer, metrics.jsonl, README.md (card) and report.md in {args.out}")
     return 0
 
 
@@ -445,8 +471,8 @@ def _make_task(args: argparse.Namespace, progress: Callable[[str], None]):
         progress("in-context examples")
         return task
     if family == "edge-list":
-        graph = graphs.from_edge_list(_read_edge_file(args.file), root=args.root,
-                                      name=Path(args.file).stem)
+        graph = graphs.from_edge_list(_read_edge_file(args.file), num_nodes=args.num_nodes,
+                                      root=args.root, name=Path(args.file).stem)
     else:
         params = {flag.replace("-", "_"): getattr(args, flag.replace("-", "_"))
                   for flag, *_ in _FAMILY_ARGS[family]}
@@ -549,14 +575,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sigterm_as_interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point. User errors (bad values, missing or existing paths) print one line and exit
+    2; an interrupt (Ctrl-C or SIGTERM) prints one line and exits 130; anything else is a bug
+    and keeps its traceback."""
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    except ValueError:  # not the main thread
+        previous = None
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError,
+            PermissionError, MemoryError) as exc:
         print(f"hf-geommem: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("hf-geommem: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def read_geometry(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(run_dir) / GEOMETRY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} does not exist: the run recorded no geometry "
-                                f"(train with --geometry-steps)")
+                                f"(train with --geometry-points N)")
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
 
 

@@ -456,8 +456,13 @@ def from_edge_list(
     """A graph from an edge list of integer node ids ``0..n-1``.
 
     Duplicate edges (in either direction) are merged; self-loops are rejected because self-edges
-    are a task option, not graph structure. With ``root``, the graph must be a tree and gets
-    parent/depth/arms (root-to-leaf paths), so path tasks can run on it.
+    are a task option, not graph structure (:func:`from_networkx` follows the same rule). With
+    ``root``, the graph must be a tree and gets parent/depth/arms (root-to-leaf paths), so path
+    tasks can run on it.
+
+    Without ``num_nodes`` the nodes are ``0..max id``, and every id in that range must appear
+    in an edge: ids that skip numbers would otherwise silently become isolated nodes (pass
+    ``num_nodes`` to keep isolated nodes on purpose, or relabel the ids).
     """
     e = np.asarray(list(edges) if not isinstance(edges, np.ndarray) else edges)
     if e.size == 0:
@@ -470,7 +475,16 @@ def from_edge_list(
     if (e[:, 0] == e[:, 1]).any():
         u = int(e[e[:, 0] == e[:, 1]][0, 0])
         raise ValueError(f"self-loop ({u}, {u}) in the edge list; use the self_edges task option")
+    if e.size and e.min() < 0:
+        raise ValueError(f"node ids must be >= 0, got {int(e.min())}")
     n = int(e.max()) + 1 if num_nodes is None and e.size else (num_nodes or 0)
+    if num_nodes is None and e.size:
+        missing = np.setdiff1d(np.arange(n), e.ravel())
+        if len(missing):
+            raise ValueError(
+                f"node ids 0..{n - 1} skip {len(missing)} number(s) (e.g. "
+                f"{', '.join(map(str, missing[:5].tolist()))}): they would become isolated "
+                f"nodes; pass num_nodes={n} (--num-nodes) to keep them, or relabel the ids")
     if n < 1:
         raise ValueError("a graph needs at least one node: pass num_nodes for an empty edge list")
     # merge duplicates, keeping the first orientation seen
@@ -482,15 +496,24 @@ def from_edge_list(
 
 
 def from_networkx(g, root: Any = None, name: str = "user") -> Graph:
-    """A graph from a networkx graph. Nodes are relabelled ``0..n-1`` in ``sorted`` order if
-    possible (else insertion order); ``graph.params['labels']`` keeps the original labels."""
+    """A graph from an undirected networkx graph. Nodes are relabelled ``0..n-1`` in ``sorted``
+    order if possible (else insertion order); ``graph.params['labels']`` keeps the original
+    labels; isolated nodes are kept. As in :func:`from_edge_list`, self-loops are refused
+    (self-edges are a task option), and so are directed graphs (pass ``g.to_undirected()``)."""
+    if g.is_directed():
+        raise ValueError("from_networkx takes an undirected graph (our graphs are undirected; "
+                         "edge directions are a task option): pass g.to_undirected()")
+    loops = [u for u, v in g.edges() if u == v]
+    if loops:
+        raise ValueError(f"self-loop ({loops[0]!r}, {loops[0]!r}) in the networkx graph; use "
+                         f"the self_edges task option instead")
     nodes = list(g.nodes())
     try:
         nodes = sorted(nodes)
     except TypeError:
         pass
     index = {v: i for i, v in enumerate(nodes)}
-    edges = np.array([(index[u], index[v]) for u, v in g.edges() if u != v],
+    edges = np.array([(index[u], index[v]) for u, v in g.edges()],
                      dtype=np.int64).reshape(-1, 2)
     if root is not None and root not in index:
         raise ValueError(f"root {root!r} is not a node of the networkx graph")

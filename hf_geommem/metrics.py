@@ -244,6 +244,13 @@ def prepare_representations(X: Any, standardize: bool = False,
     return X
 
 
+def _check_int(name: str, value: Any, low: int = 1) -> int:
+    """``value`` as an int >= ``low``, or a ValueError naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
 ZERO_ROW_TOL = 1e-8  # a row below this times the largest row norm has no direction
 
 
@@ -404,7 +411,10 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
         :class:`Score` (best 1.0; ``details["per_node"]``, ``details["queries"]``). The null
         relabels nodes (rows and columns of the score matrix alike).
     """
-    X, g = _inputs(X, graph)
+    k_max = _check_int("k_max", k_max)
+    if X is None and logits is None:
+        raise ValueError("topk_edge_recovery needs X (embeddings) or logits")
+    X, g = _inputs(X if X is not None else logits, graph)
     n = g.num_nodes
     u, v = _undirected_pairs(g)
     src = np.concatenate([u, v] + ([np.arange(n)] if self_edges else []))
@@ -544,6 +554,9 @@ def spectral_profile(X: Any, graph: Any, k: int | None = None, top_groups: int =
         :class:`Score`; ``details`` has ``spectrum`` (eigenvalues of -L per group, normalized
         by the largest magnitude), ``profile`` (normalized p per group), ``group_sizes``.
     """
+    top_groups = _check_int("top_groups", top_groups)
+    if k is not None:
+        k = _check_int("k", k, 2)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     lap = paper_laplacian(g)
@@ -593,6 +606,7 @@ def knn_edge_recall(X: Any, graph: Any, k_max: int = 10, n_null: int = 100, seed
     """kNN edge recall: for each node ``u`` the share of its graph neighbours among its
     ``min(deg(u), k_max)`` nearest nodes by cosine similarity (itself excluded). Best 1.0.
     ``max_queries`` caps the evaluated nodes (seeded sample)."""
+    k_max = _check_int("k_max", k_max)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     Xn = _unit_rows(X, "knn_edge_recall").astype(np.float32)
@@ -627,6 +641,7 @@ def link_prediction_auc(X: Any, graph: Any, max_pairs: int = 20_000, n_null: int
                         seed: int = 0) -> Score:
     """Link-prediction AUC: cosine similarity separating edges from random non-adjacent pairs
     (up to ``max_pairs`` of each, seeded). 0.5 at chance, best 1.0."""
+    max_pairs = _check_int("max_pairs", max_pairs)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     Xn = _unit_rows(X, "link_prediction_auc").astype(np.float32)
@@ -667,6 +682,8 @@ def distance_correlation(X: Any, graph: Any, n_sources: int = 64,
     from scipy.sparse.csgraph import shortest_path
     from scipy.stats import spearmanr
 
+    n_sources = _check_int("n_sources", n_sources)
+    targets_per_source = _check_int("targets_per_source", targets_per_source)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     if metric not in ("cosine", "euclidean"):
@@ -767,10 +784,12 @@ def path_distance_matrix(X: Any, graph: Any, arms: np.ndarray | None = None,
     the non-root nodes of arms ``i`` and ``j`` (distinct nodes on the diagonal). The score is
     the inter-arm minus intra-arm mean distance (> 0: arms cluster; 0 at chance).
     ``details["matrix"]`` is the matrix of the first ``max_arms`` arms (a seeded sample)."""
+    max_arms = _check_int("max_arms", max_arms, 2)
     X, g = _inputs(X, graph)
     A = _arms(g, arms)
-    if A.shape[1] < 3 and A.shape[0] < 2:
-        raise ValueError("the path matrix needs >= 2 arms")
+    if A.shape[0] < 2 or A.shape[1] < 2:
+        raise ValueError(f"the path matrix needs >= 2 arms of >= 2 nodes, got arms of shape "
+                         f"{A.shape}")
     rng = np.random.default_rng(seed)
     if A.shape[0] > max_arms:
         A = A[np.sort(rng.choice(A.shape[0], max_arms, replace=False))]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .graphs import Graph
-from .spectral import paper_laplacian, smallest_eigenvectors
+from .spectral import DENSE_LIMIT, paper_laplacian, smallest_eigenvectors
 
 __all__ = ["Node2VecConfig", "Node2VecResult", "record_schedule", "train_node2vec"]
 
@@ -157,8 +157,8 @@ def _train(graph: Graph, config: Node2VecConfig,
                          f"nodes here (n x n matrices)")
     Pg = torch.tensor(adj / deg[:, None], dtype=dt, device=dev)  # D^-1 A
     lap = paper_laplacian(graph)
-    k = config.num_eigenvectors or (n if n <= 4000 else 16)
-    basis = smallest_eigenvectors(lap, k=min(k, n) if n <= 4000 else k, psd=False)
+    k = config.num_eigenvectors or (n if n <= DENSE_LIMIT else 16)
+    basis = smallest_eigenvectors(lap, k=min(k, n) if n <= DENSE_LIMIT else k, psd=False)
     evals, evecs = -basis.values, basis.vectors  # eigenvalues of -L, descending
     groups = basis.groups
     E = torch.tensor(evecs, dtype=dt, device=dev)

@@ -242,23 +242,10 @@ def _task_for(spec: RunSpec, data_root: Path):
     return load_task(folder)
 
 
-def last_complete_checkpoint(run_dir: Path) -> str | None:
-    """The newest ``checkpoint-N`` with its trainer state and run file written (a checkpoint
-    cut short by an interrupt lacks them and is skipped)."""
-    best = None
-    for ck in run_dir.glob("checkpoint-*"):
-        step = ck.name.split("-")[-1]
-        if step.isdigit() and (ck / "trainer_state.json").is_file() and \
-                (ck / "geommem_run.json").is_file():
-            if best is None or int(step) > best[0]:
-                best = (int(step), str(ck))
-    return None if best is None else best[1]
-
-
 def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
                    progress: bool) -> dict[str, Any]:
     from .geometry import geometry_summary, read_geometry, trained_geometry
-    from .training import TrainConfig, finish_run, train
+    from .training import TrainConfig, finish_run, last_complete_checkpoint, train
 
     task = _task_for(spec, data_root)
     cfg = dict(spec.config)

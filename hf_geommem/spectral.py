@@ -92,7 +92,9 @@ def smallest_eigenvectors(laplacian: sp.spmatrix, k: int | None = None,
     cap on what is returned, default all). Larger graphs use ARPACK in shift-invert mode around
     a small negative shift (``k`` required; ``psd=True``, for ``D - A``) or plain Lanczos for the
     smallest algebraic eigenvalues (``psd=False``: the paper's ``L`` is indefinite on graphs
-    with high-degree nodes, e.g. a path-star's root): no ``n x n`` matrix is formed. Note that a Krylov
+    with high-degree nodes, e.g. a path-star's root): no ``n x n`` matrix is formed. ``tol`` is
+    the relative gap below which eigenvalues share a degenerate group (at least 1e-6 on the
+    sparse path, ARPACK's accuracy). Note that a Krylov
     solver finds only a few vectors of a highly degenerate eigenspace; the returned ``groups``
     then under-count that eigenspace's dimension.
     """
@@ -117,7 +119,9 @@ def smallest_eigenvectors(laplacian: sp.spmatrix, k: int | None = None,
         vals, vecs = eigsh(laplacian.tocsr(), k=k, which="SA", v0=v0)
     order = np.argsort(vals)
     vals, vecs = vals[order], vecs[:, order]
-    return Eigenbasis(vals, vecs, group_eigenvalues(vals, 1e-6), False)
+    # ARPACK's eigenvalues are accurate to its own tolerance, not to round-off: group with a
+    # tolerance no tighter than 1e-6
+    return Eigenbasis(vals, vecs, group_eigenvalues(vals, max(tol, 1e-6)), False)
 
 
 def laplacian_embedding(graph: Graph, dim: int = 3, zero_tol: float = 1e-8,

@@ -119,8 +119,28 @@ class TrainConfig:
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None (full batch), got "
                              f"{self.batch_size}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number > 0, got "
+                             f"{self.learning_rate}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got "
+                             f"{self.weight_decay}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1) (a fraction of max_steps), got "
+                             f"{self.warmup_ratio}")
+        if self.embedding_init_std is not None and not (
+                math.isfinite(self.embedding_init_std) and self.embedding_init_std > 0):
+            raise ValueError(f"embedding_init_std must be a finite number > 0 or None, got "
+                             f"{self.embedding_init_std}")
+        if self.geometry_points is not None and self.geometry_points < 2:
+            raise ValueError(f"geometry_points must be >= 2 or None, got {self.geometry_points}")
+        for name in ("eval_max_test_arms", "eval_max_train_arms", "eval_max_edge_nodes",
+                     "save_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
         if self.stop_after_train_exact is not None and self.stop_after_train_exact < 1:
             raise ValueError(f"stop_after_train_exact must be >= 1 or None, got "
                              f"{self.stop_after_train_exact}")
@@ -213,6 +233,10 @@ def answer_head_loss(model: Any, input_ids: torch.Tensor, attention_mask: torch.
                                num_items_in_batch=num_items, shift_labels=target[keep])
 
 
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or infinite (e.g. a learning rate far too large)."""
+
+
 class GraphTrainer(Trainer):
     """``Trainer`` with its loss computed by :func:`answer_head_loss`:
 
@@ -249,6 +273,11 @@ class GraphTrainer(Trainer):
             total = part if total is None else total + part
         if num_items_in_batch is not None and not self.model_accepts_loss_kwargs:
             total = total * self.current_gradient_accumulation_steps  # Trainer divides by it
+        if not torch.isfinite(total):
+            raise NonFiniteLossError(
+                f"the training loss became {float(total)} at step {self.state.global_step + 1}"
+                f" (learning rate {self.args.learning_rate:g}): training stopped, no weights "
+                f"were saved; lower the learning rate or check the data")
         return total
 
 
@@ -471,9 +500,21 @@ class TrainResult:
 
 
 def _dataset_fingerprint(task: TaskData) -> str:
+    """Hash of the task's metadata *and data*: every Arrow buffer of every config and split,
+    so a resumed run refuses a dataset whose rows changed even if its sizes did not."""
     meta = {k: v for k, v in task.metadata.items() if k not in ("version", "source")}
     meta["sizes"] = task.sizes()
-    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
+    for name in sorted(task.configs):
+        for split in sorted(task.configs[name]):
+            table = task.configs[name][split].data.table
+            for col in table.column_names:
+                h.update(col.encode())
+                for chunk in table.column(col).chunks:
+                    for buf in chunk.buffers():
+                        if buf is not None:
+                            h.update(memoryview(buf))
+    return h.hexdigest()[:16]
 
 
 def _check_task(task: TaskData, config: TrainConfig) -> None:
@@ -555,9 +596,22 @@ def train(
     if init_model is not None:
         from transformers import AutoModelForCausalLM
 
+        if not Path(init_model).is_dir():
+            raise FileNotFoundError(f"init_model {init_model!r} not found: expected a saved "
+                                    f"model folder")
         model = AutoModelForCausalLM.from_pretrained(init_model)
         if config.freeze_embeddings:
             model.get_input_embeddings().weight.requires_grad_(False)
+        # record what was loaded, not the preset fields that did not apply to it
+        mc = model.config
+        preset = getattr(mc, "geommem_preset", None)
+        if preset not in PRESETS:
+            raise ValueError(f"init_model {init_model!r} is a {mc.model_type} model not built "
+                             f"from an hf_geommem preset")
+        if config.embedding_init_std is not None:
+            raise ValueError("embedding_init_std cannot apply to a loaded init_model")
+        run["config"].update(model=preset, tie_embeddings=bool(mc.tie_word_embeddings),
+                             embedding_init_std=getattr(mc, "geommem_embedding_init_std", None))
     else:
         model = build_model(config.model, len(tok), max_positions=max(64, max_len + 8),
                             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
@@ -568,11 +622,9 @@ def train(
 
     resume = resume_from_checkpoint
     if resume is True:
-        from transformers.trainer_utils import get_last_checkpoint
-
-        resume = get_last_checkpoint(output_dir)
+        resume = last_complete_checkpoint(output_dir)
         if resume is None:
-            raise ValueError(f"--resume: no checkpoint-* folder in {output_dir!r}")
+            raise ValueError(f"--resume: no complete checkpoint-* folder in {output_dir!r}")
     if resume:
         run_file = Path(resume) / RUN_FILE
         if not run_file.is_file():
@@ -614,13 +666,14 @@ def train(
         **training_args,
     )
     collator = AnswerOnlyCollator(tok.pad_token_id)
+    created = not Path(output_dir).exists()
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     if not resume:
         (Path(output_dir) / METRICS_FILE).unlink(missing_ok=True)
     else:  # drop metrics rows past the checkpoint: the resumed run writes them again
         _truncate_metrics(Path(output_dir) / METRICS_FILE, _checkpoint_step(resume))
-    (Path(output_dir) / RUN_FILE).write_text(json.dumps(run, indent=2))
     if args.process_index == 0:
+        (Path(output_dir) / RUN_FILE).write_text(json.dumps(run, indent=2))
         (Path(output_dir) / "run_env.json").write_text(json.dumps({
             "world_size": args.world_size, "device": str(args.device),
             "dataset": str(dataset) if not isinstance(dataset, TaskData)
@@ -643,7 +696,14 @@ def train(
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
                            data_collator=collator, processing_class=tok, callbacks=callbacks)
     t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume or None)
+    try:
+        trainer.train(resume_from_checkpoint=resume or None)
+    except NonFiniteLossError:
+        if created and args.process_index == 0:  # nothing worth keeping: the rerun starts clean
+            import shutil
+
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
     seconds = time.perf_counter() - t0
     if trainer.is_world_process_zero():
         trainer.save_model(output_dir)
@@ -671,6 +731,19 @@ def finish_run(result: TrainResult, task: TaskData, dataset_name: str,
                  f"{cfg['model']} on {dataset_name} ({cfg['recipe']} recipe)",
                  [f"Trained {cfg['max_steps']} steps in {result.train_seconds:.0f} s; chance "
                   f"{100 * result.final.get('chance', float('nan')):.2f}%."])
+
+
+def last_complete_checkpoint(run_dir: str | os.PathLike) -> str | None:
+    """The newest ``checkpoint-N`` of ``run_dir`` whose trainer state and run file were written
+    (Trainer writes them last, so a checkpoint cut short by an interrupt lacks them and is
+    skipped)."""
+    best = None
+    for ck in Path(run_dir).glob("checkpoint-*"):
+        step = ck.name.split("-")[-1]
+        if step.isdigit() and (ck / "trainer_state.json").is_file() and \
+                (ck / RUN_FILE).is_file() and (best is None or int(step) > best[0]):
+            best = (int(step), str(ck))
+    return None if best is None else best[1]
 
 
 def _checkpoint_step(path: str | os.PathLike) -> int:

@@ -104,6 +104,22 @@ def test_rooted_user_tree_arms_and_errors():
         G.from_edge_list([(0, 0)])
     with pytest.raises(ValueError, match="outside the node range"):
         G.from_edge_list([(0, 5)], num_nodes=3)
+    # ids that skip numbers would silently add isolated nodes: refused unless num_nodes says so
+    with pytest.raises(ValueError, match=r"skip 3 number\(s\) \(e.g. 2, 3, 4\).*num_nodes=7"):
+        G.from_edge_list([(0, 1), (1, 5), (5, 6)])
+    assert G.from_edge_list([(0, 1), (1, 5), (5, 6)], num_nodes=7).num_nodes == 7
+
+
+def test_from_networkx_same_rule_as_edge_list():
+    import networkx as nx
+
+    with pytest.raises(ValueError, match="self-loop"):
+        G.from_networkx(nx.Graph([(0, 1), (1, 1)]))
+    with pytest.raises(ValueError, match="undirected"):
+        G.from_networkx(nx.DiGraph([(0, 1)]))
+    g = nx.Graph([(0, 1)])
+    g.add_node(7)  # isolated nodes of a networkx graph are explicit, so they are kept
+    assert G.from_networkx(g).num_nodes == 3
 
 
 @pytest.mark.parametrize("call,match", [

@@ -86,6 +86,8 @@ def test_bad_arguments(tmp_path, capsys):
 
 
 def test_settings_key_and_resume_point(tmp_path):
+    from hf_geommem.training import last_complete_checkpoint
+
     a = RP.RunSpec("gpt2", "train", {"degree": 5}, {"learning_rate": 1e-3}, 0)
     b = RP.RunSpec("gpt2", "train", {"degree": 5}, {"learning_rate": 2e-3}, 0)
     assert a.key() != b.key() and a.key() == RP.RunSpec("gpt2", "train", {"degree": 5},
@@ -98,7 +100,7 @@ def test_settings_key_and_resume_point(tmp_path):
             (ck / "trainer_state.json").write_text("{}")
             (ck / "geommem_run.json").write_text("{}")
     # checkpoint-30 was cut short by an interrupt: resume from 20
-    assert RP.last_complete_checkpoint(run).endswith("checkpoint-20")
+    assert last_complete_checkpoint(run).endswith("checkpoint-20")
 
 
 def test_plan_seeds():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -144,8 +145,12 @@ class atomic_output_dir:
         self.tmp = self.folder.parent / f".{self.folder.name}.tmp-{uuid.uuid4().hex[:8]}"
 
     def __enter__(self) -> Path:
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir()
+        try:
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot create the output folder "
+                                       f"{str(self.folder)!r}: {exc.strerror}") from None
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -164,8 +169,21 @@ class atomic_output_dir:
 
 
 def check_output_dir(folder: str | os.PathLike, overwrite: bool) -> None:
-    """Raise ``FileExistsError`` if ``folder`` exists (and is not empty) without ``overwrite``."""
+    """Raise ``FileExistsError`` if ``folder`` exists (and is not empty) without ``overwrite``;
+    refuse an empty path, an existing regular file (``overwrite`` replaces folders only) and a
+    parent path that runs through a file."""
+    if str(folder).strip() in ("", "."):
+        raise ValueError(f"output folder must be a folder path, got {str(folder)!r}")
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"output path {str(folder)!r} is a file, not a folder; "
+                              f"--overwrite replaces folders only")
+    for parent in folder.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot create {str(folder)!r}: {str(parent)!r} is "
+                                         f"a file")
+            break
     if folder.exists() and not overwrite and (not folder.is_dir() or any(folder.iterdir())):
         raise FileExistsError(
             f"output folder {str(folder)!r} already exists; pass overwrite=True (--overwrite) "
@@ -359,6 +377,15 @@ Rebuilding with the same parameters and seed gives byte-identical Parquet files.
 
 
 # ---------------------------------------------------------------------- load / push
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+
+
+def looks_like_local_path(source: str) -> bool:
+    """Anything but ``owner/name`` is meant as a local path, and so is ``owner/name`` whose
+    first part is a local folder (a typo in a local path must not go to the Hub)."""
+    return not _REPO_ID.match(source) or Path(source.split("/")[0]).is_dir()
+
+
 def _read_card_meta(source: str, revision: str | None, token: str | None) -> tuple[dict, bool]:
     from huggingface_hub import DatasetCard
 
@@ -367,9 +394,22 @@ def _read_card_meta(source: str, revision: str | None, token: str | None) -> tup
         readme = Path(source) / "README.md"
         if not readme.is_file():
             raise FileNotFoundError(f"{source!r} has no README.md: not an hf_geommem task folder")
-        card = DatasetCard.load(readme)
+    elif looks_like_local_path(source):
+        raise FileNotFoundError(f"dataset folder {source!r} not found")
     else:
-        card = DatasetCard.load(source, repo_type="dataset", revision=revision, token=token)
+        from huggingface_hub import hf_hub_download
+
+        try:
+            readme = hf_hub_download(source, "README.md", repo_type="dataset",
+                                     revision=revision, token=token)
+        except Exception as exc:  # offline, unknown repo, no access: one message
+            raise FileNotFoundError(f"{source!r} is neither a local task folder nor a reachable "
+                                    f"Hub dataset repo ({type(exc).__name__}: {exc})") from None
+    try:
+        card = DatasetCard.load(readme)
+    except Exception as exc:  # YAML errors come in several types
+        raise ValueError(f"{str(readme)!r}: invalid dataset card ({type(exc).__name__}: "
+                         f"{exc})") from None
     meta = card.data.to_dict().get(CARD_KEY)
     if not meta:
         raise ValueError(f"{source!r} has no '{CARD_KEY}' block in its card: not built by "
@@ -410,7 +450,11 @@ def load_task(source: str | os.PathLike, configs: list[str] | None = None,
             loaded[c] = load_dataset(source, c, cache_dir=cache_dir, revision=revision,
                                      token=token)
     if local:
-        tok = PreTrainedTokenizerFast.from_pretrained(str(Path(source) / "tokenizer"))
+        tok_dir = Path(source) / "tokenizer"
+        if not (tok_dir / "tokenizer.json").is_file():
+            raise FileNotFoundError(f"tokenizer folder {str(tok_dir)!r} not found or incomplete "
+                                    f"(no tokenizer.json): rebuild the task folder")
+        tok = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
     else:
         tok = PreTrainedTokenizerFast.from_pretrained(source, subfolder="tokenizer",
                                                       revision=revision, token=token)

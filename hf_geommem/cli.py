@@ -47,7 +47,7 @@ def _add_task_options(p: argparse.ArgumentParser, family: str) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--push", metavar="REPO", help="also upload to this Hub dataset repo")
     p.add_argument("--private", action="store_true", help="with --push: private repo")
-    p.add_argument("--seed", type=int, default=0, help="seed of ids, split and sampling")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of ids, split and sampling")
     if family == "in-context":
         return
     if family not in ("erdos-renyi", "random-regular", "edge-list"):
@@ -65,6 +65,17 @@ def _add_task_options(p: argparse.ArgumentParser, family: str) -> None:
                    help="supervise the whole path or only its first hop")
     p.add_argument("--train-fraction", type=float, default=0.75)
     p.add_argument("--split-by", choices=["leaf", "subtree"], default="leaf")
+
+
+def _seed(text: str) -> int:
+    """argparse type of every --seed: an integer >= 0 (numpy's generators refuse negatives)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="tiny study: u -> u examples for the trained models (default on; "
                       "--no-self-edges shows the linear network's zig-zag code)")
     tiny.add_argument("--null", type=int, default=200)
-    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--seed", type=_seed, default=0)
     tiny.set_defaults(func=_cmd_tiny)
 
     plot = sub.add_parser("plot", help="draw the figures of a training run folder")
@@ -132,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--pcs", type=int, help="keep this many principal components")
     pr.add_argument("--batch-size", type=int, default=16)
     pr.add_argument("--out", default="outputs/probe", help="folder for the plot and JSON")
-    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--seed", type=_seed, default=0)
     pr.set_defaults(func=_cmd_probe)
 
     demo = sub.add_parser("demo", help="build G(300,5), train, evaluate, write card and report")
@@ -141,12 +152,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--length", type=int, default=5)
     demo.add_argument("--pauses", type=int, default=2,
                       help="[PAUSE] tokens (more pauses converge faster)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--model", default="gpt2-small")
     demo.add_argument("--max-steps", type=int, default=120)
     demo.add_argument("--eval-steps", type=int, default=20)
     demo.add_argument("--null", type=int, default=200, help="null draws for the geometry")
     demo.set_defaults(func=_cmd_demo)
+
+    iv = sub.add_parser("intervene", help="is the geometry used? subspace ablation and "
+                                          "stand-in tests on a run (or a pretrained pack)")
+    iv.add_argument("run_dir", help="run folder with model + tokenizer (e.g. outputs/demo/model);"
+                                    " with --pack: a model folder, Hub id or 'smollm2'")
+    iv.add_argument("--test", choices=["ablate", "stand-in"], default="ablate")
+    iv.add_argument("--dataset", help="task folder (default: the one the run recorded)")
+    iv.add_argument("--layer", type=int, default=0,
+                    help="site: 0 = token embeddings, L = output of decoder block L")
+    iv.add_argument("--k", type=int, help="directions ablated (default 16, capped); the "
+                                          "figure sweeps k = 1, 2, 4, ... up to it")
+    iv.add_argument("--method", choices=["arm-means", "laplacian"], default="arm-means",
+                    help="geometric directions: principal directions of the arm means, or of "
+                         "the projection onto the smoothest Laplacian eigenspaces")
+    iv.add_argument("--positions", choices=["source", "all"], default="source",
+                    help="ablate at the leaf's position only, or at every node token")
+    iv.add_argument("--null", type=int, default=100, help="null draws")
+    iv.add_argument("--curve-null", type=int, default=20, help="null draws per k in the figure")
+    iv.add_argument("--pack", help="pretrained checkpoint: probe pack for the stand-in test")
+    iv.add_argument("--template", help="with --pack: prompt with a checkable next-entity "
+                                       "answer (default per pack, e.g. 'The month after {} is')")
+    iv.add_argument("--gguf-file", help="GGUF file inside the model folder (with --pack)")
+    iv.add_argument("--out", help="folder for the JSON and figure (default RUN/interventions, "
+                                  "or outputs/intervene with --pack)")
+    iv.add_argument("--seed", type=int, default=0)
+    iv.set_defaults(func=_cmd_intervene)
 
     rp = sub.add_parser("reproduce", help="every claim of the paper: runs, REPORT.md, figures")
     rp.add_argument("--preset", choices=["smoke", "cpu", "paper"], default="cpu",
@@ -209,7 +246,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--untied", action="store_true", help="separate unembedding")
     p.add_argument("--embedding-init-std", type=float,
                    help="token-embedding init std (1.0: the 'non-geometric' init)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=_seed, default=d.seed)
 
 
 def _train_config(args: argparse.Namespace):
@@ -577,6 +614,111 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _sigterm_as_interrupt(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
+
+
+def _cmd_intervene(args: argparse.Namespace) -> int:
+    import json
+
+    from . import interventions as iv
+
+    def fmt(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    def table(res: dict[str, Any]) -> None:
+        for key, v in res.items():
+            print(f"  {key:32s} {fmt(v)}")
+
+    if args.pack:
+        from .probing import get_pack, load_model
+
+        if args.test != "stand-in":
+            raise ValueError("--pack runs the stand-in test only: pass --test stand-in")
+        pack = get_pack(args.pack)
+        template = args.template or iv.PACK_TEMPLATES.get(pack.name)
+        if template is None:
+            raise ValueError(f"pack {pack.name!r} has no default checkable prompt: pass "
+                             f"--template")
+        model, tok, _ = load_model(args.run_dir, args.gguf_file)
+        res = iv.pack_stand_in_test(model, tok, pack, template, args.layer, n_null=args.null,
+                                    seed=args.seed)
+        out = Path(args.out or "outputs/intervene")
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"stand-in test, pack {pack.name!r}, prompt {template!r}, layer {args.layer}:")
+        table(res)
+        path = out / f"stand_in_{pack.name}_layer{args.layer}.json"
+        path.write_text(json.dumps(res, indent=2))
+        print(path)
+        return 0
+
+    from transformers import AutoModelForCausalLM
+
+    import hf_geommem.modeling  # noqa: F401  (registers the linear network)
+
+    from .builder import load_task
+
+    run = Path(args.run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
+    env = json.loads((run / "run_env.json").read_text()) if (run / "run_env.json").is_file() \
+        else {}
+    dataset = args.dataset or env.get("dataset")
+    if not dataset:
+        raise ValueError(f"{str(run)!r} records no dataset (run_env.json): pass --dataset")
+    task = load_task(dataset)
+    model = AutoModelForCausalLM.from_pretrained(run)
+    model.eval()
+    out = Path(args.out) if args.out else run / "interventions"
+    out.mkdir(parents=True, exist_ok=True)
+    if args.test == "stand-in":
+        res = iv.stand_in_test(model, task, n_null=args.null, seed=args.seed, layer=args.layer)
+        print(f"stand-in test on {res['n_arms']} held-out arms, layer {args.layer} "
+              f"(chance 1/d = {res['chance']:.4f}):")
+        print(f"  {'stand-in':12s} {'v1 forced':>10s} {'v1 decoded':>11s}")
+        for name in ("leaf", "centroid", "middle", "other_leaf"):
+            print(f"  {name:12s} {res[name + '_v1']:>10.4f} {res[name + '_v1_decoded']:>11.4f}")
+        print(f"  {'random':12s} {res['random_v1_mean']:>10.4f} "
+              f"{res['random_v1_decoded_mean']:>11.4f}  (mean of {args.null}; 97.5% "
+              f"{res['random_v1_q975']:.4f})")
+        for name in ("centroid", "middle"):
+            print(f"  {name}: p vs random {res[f'p_{name}_vs_random']:.4g}, p vs chance "
+                  f"{res[f'p_{name}_vs_chance']:.3g}, significant "
+                  f"{res[f'significant_{name}']}")
+        path = out / f"stand_in_layer{args.layer}.json"
+        path.write_text(json.dumps(res, indent=2))
+        print(path)
+        return 0
+    res = iv.ablation_test(model, task, k=args.k, n_null=args.null, seed=args.seed,
+                           layer=args.layer, method=args.method, positions=args.positions)
+    print(f"ablation of k={res['k']} {args.method} directions at layer {args.layer} "
+          f"({args.positions} positions), {res['n_arms']} held-out arms, {args.null} random "
+          f"frames of matched variance (share {res['variance_share']:.4f} geometric, "
+          f"{res['null_variance_share']:.4f} random):")
+    print(f"  {'metric':10s} {'base':>7s} {'ablated':>8s} {'drop':>7s} {'null mean':>10s} "
+          f"{'null 97.5%':>11s} {'p':>8s} significant")
+    for key in ("v1", "exact"):
+        print(f"  {key:10s} {res[f'base_{key}']:>7.4f} {res[f'ablated_{key}']:>8.4f} "
+              f"{res[f'drop_{key}']:>7.4f} {res[f'null_drop_{key}_mean']:>10.4f} "
+              f"{res[f'null_drop_{key}_q975']:>11.4f} {res[f'p_{key}']:>8.4g} "
+              f"{res[f'significant_{key}']}")
+    ks, k = [], 1
+    while k < res["k"]:
+        ks.append(k)
+        k *= 2
+    ks.append(res["k"])
+    curve = iv.ablation_curve(model, task, ks, n_null=args.curve_null, seed=args.seed,
+                              layer=args.layer, method=args.method, positions=args.positions)
+    print(f"  {'k':>4s} {'geo v1':>7s} {'rand v1':>8s} {'geo exact':>10s} {'rand exact':>11s}")
+    for r in curve:
+        print(f"  {r['k']:>4d} {r['geo_v1']:>7.4f} {r['null_v1_mean']:>8.4f} "
+              f"{r['geo_exact']:>10.4f} {r['null_exact_mean']:>11.4f}")
+    fig = iv.plot_ablation_curve(curve, out / f"ablation_layer{args.layer}.png",
+                                 f"{run.name}: {args.method} vs random ablation, layer "
+                                 f"{args.layer}")
+    path = out / f"ablation_layer{args.layer}.json"
+    path.write_text(json.dumps({"test": res, "curve": curve}, indent=2))
+    print(path)
+    print(fig)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -306,6 +306,18 @@ def _rooted_graph(
 
 
 # ---------------------------------------------------------------------- families
+MAX_NODES = 50_000_000
+BYTES_PER_NODE = 900  # measured: a built path-star task holds ~0.9 KB per node (bench_datasets)
+
+
+def _check_size(what: str, n: int) -> None:
+    """Refuse graphs whose task could not be built in memory, saying what it would need."""
+    if n > MAX_NODES:
+        raise ValueError(f"{what} would have {n:,} nodes (a task of it needs about "
+                         f"{n * BYTES_PER_NODE / 2**30:,.0f} GiB); the limit is "
+                         f"{MAX_NODES:,} nodes")
+
+
 def path_star(
     degree: int, length: int, seed: int | None = 0, canonical_ids: bool = False
 ) -> Graph:
@@ -319,6 +331,7 @@ def path_star(
     length = _check_int("length (nodes per arm, counting the root)", length, 2)
     hops = length - 1
     n = d * hops + 1
+    _check_size(f"path_star({d}, {length})", n)
     canonical_arms = np.empty((d, length), dtype=np.int64)
     canonical_arms[:, 0] = 0
     canonical_arms[:, 1:] = 1 + np.arange(d)[:, None] * hops + np.arange(hops)[None, :]
@@ -346,8 +359,7 @@ def tree_star(
     length = _check_int("length (nodes per root-to-leaf path, counting the root)", length, 2)
     sub = 2 ** (length - 1) - 1  # nodes in one binary subtree under a root child
     n = 1 + d * sub
-    if n > 50_000_000:
-        raise ValueError(f"tree_star({d}, {length}) would have {n} nodes; the limit is 5e7")
+    _check_size(f"tree_star({d}, {length})", n)
     # heap layout inside each subtree: local index j has children 2j+1, 2j+2
     local = np.arange(sub)
     local_parent = (local - 1) // 2

@@ -83,7 +83,14 @@ class ProbePack:
     def from_file(cls, path: str | os.PathLike) -> "ProbePack":
         """Read a pack from JSON: ``{"name", "entities", "edges", "templates",
         "description"}``."""
-        data = json.loads(Path(path).read_text())
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"pack file {str(path)!r} not found")
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"pack file {str(path)!r} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"pack file {str(path)!r} must hold a JSON object")
         missing = {"name", "entities", "edges", "templates"} - set(data)
         if missing:
             raise ValueError(f"pack file {str(path)!r} lacks {sorted(missing)}")
@@ -135,8 +142,8 @@ def get_pack(name_or_path: str) -> ProbePack:
     """A built-in pack by name, or a pack JSON file."""
     if name_or_path in BUILTIN_PACKS:
         return BUILTIN_PACKS[name_or_path]
-    if os.path.isfile(name_or_path):
-        return ProbePack.from_file(name_or_path)
+    if os.path.isfile(name_or_path) or name_or_path.endswith(".json") or os.sep in name_or_path:
+        return ProbePack.from_file(name_or_path)  # a missing file is "not found"
     raise ValueError(f"unknown probe pack {name_or_path!r}: expected one of "
                      f"{sorted(BUILTIN_PACKS)} or a pack JSON file")
 
@@ -305,6 +312,12 @@ def load_model(model: str, gguf_file: str | None = None, dtype: torch.dtype = to
 
     if model == "smollm2":
         model, gguf_file = smollm2_path()
+    else:
+        from .builder import looks_like_local_path
+
+        if not Path(model).exists() and looks_like_local_path(model):
+            raise FileNotFoundError(f"model {model!r} not found: expected a model folder, "
+                                    f"'smollm2' or a Hub id (owner/name)")
     precision = str(dtype).replace("torch.", "")
     kwargs: dict[str, Any] = {}
     if gguf_file is not None:

@@ -304,6 +304,12 @@ def path_tables(graph: Graph, config: PathTaskConfig | None = None) -> dict[str,
     """``{"train": table, "test": table}`` of path-finding examples (:data:`PATH_FEATURES`),
     one row per arm, train and test arms disjoint."""
     config = config or PathTaskConfig()
+    if graph.arms is not None:
+        # every prompt repeats "[PAUSE] " num_pauses times: refuse what cannot fit in memory
+        need = graph.arms.shape[0] * config.num_pauses * len("[PAUSE] ") * 3  # text + ids
+        if need > 2 ** 33:
+            raise ValueError(f"num_pauses={config.num_pauses:,} on {graph.arms.shape[0]:,} arms "
+                             f"needs about {need / 2**30:,.0f} GiB of prompts; the limit is 8 GiB")
     train, test = split_arms(graph, config)
     vocab = vocab_strings(graph.num_nodes)
     return {"train": _path_rows(graph, train, config, vocab),

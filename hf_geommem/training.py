@@ -275,7 +275,7 @@ class GraphTrainer(Trainer):
             total = total * self.current_gradient_accumulation_steps  # Trainer divides by it
         if not torch.isfinite(total):
             raise NonFiniteLossError(
-                f"the training loss became {float(total)} at step {self.state.global_step + 1}"
+                f"the training loss became {float(total.detach())} at step {self.state.global_step + 1}"
                 f" (learning rate {self.args.learning_rate:g}): training stopped, no weights "
                 f"were saved; lower the learning rate or check the data")
         return total

@@ -60,6 +60,10 @@ class GeometricMemory(evaluate.Measurement):
                  standardize=False, n_components=None, k=10):
         from hf_geommem.graphs import from_edge_list
 
+        widths = {len(row) for row in embeddings}
+        if len(widths) > 1:
+            raise ValueError(f"embeddings must all have the same width, got widths "
+                             f"{sorted(widths)[:5]}")
         X = np.asarray(embeddings, dtype=np.float64)
         if X.ndim != 2:
             raise ValueError(f"embeddings must be one vector per node, got shape {X.shape}")

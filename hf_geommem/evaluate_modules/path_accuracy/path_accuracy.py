@@ -44,6 +44,10 @@ class PathAccuracy(evaluate.Metric):
             raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
         if not references:
             raise ValueError("no paths to score")
+        empty = [i for i, r in enumerate(references) if len(r) == 0]
+        if empty:
+            raise ValueError(f"reference path {empty[0]} is empty: every reference needs at "
+                             f"least one node")
         width = max(len(r) for r in references)
         ref = np.full((len(references), width), -1, dtype=np.int64)
         pred = np.full((len(references), width), -2, dtype=np.int64)

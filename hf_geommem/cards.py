@@ -14,7 +14,7 @@ __all__ = ["model_card", "write_model_card", "write_report"]
 
 _METRIC_NAMES = {
     "eval_exact_path": "held-out exact-path accuracy",
-    "eval_first_token": "held-out first-token accuracy",
+    "eval_first_token": "held-out first-token accuracy (v1, teacher-forced after the root)",
     "train_exact_path": "train exact-path accuracy",
     "edge_topk_recovery": "top-k edge recovery",
     "chance": "chance (1/d)",

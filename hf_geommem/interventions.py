@@ -651,8 +651,8 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
     state of the entity's last token is replaced by: ``centroid``, the mean state of ``e``'s
     graph neighbours (same template, same site: on a geometric code it points where ``e``
     does); ``neighbour``, one of them (seeded); ``other``, an entity with an answer, at graph
-    distance >= 2 and a different answer (must fail); ``random``, random directions of the state's norm
-    (``n_null`` draws, the null). ``entity`` is the unpatched model.
+    distance >= 2 and a different answer (must fail); ``random``, random directions of the
+    state's norm (``n_null`` draws, the null). ``entity`` is the unpatched model.
 
     Returns a flat dict: ``{entity,centroid,neighbour,other}_acc``, ``random_acc_mean``,
     ``random_acc_q975``, ``p_centroid_vs_random``, ``p_centroid_vs_chance`` (binomial against

@@ -8,8 +8,9 @@
   the 15-cycle linear network (D512, 10,000 steps).
 * :func:`timing_contrast` - frozen-embedding associative fit vs the appearance of geometry.
 
-:func:`train_linear` is a lean full-batch loop for the linear network (``logits = E W E^T``):
-thousands of tiny steps where Trainer's per-step overhead would dominate. The Transformer and
+:func:`train_linear` is a lean full-batch loop over the registered linear network
+(:class:`~hf_geommem.modeling.LinearMemoryForCausalLM`, ``logits = E W E^T``): thousands of tiny
+steps where Trainer's per-step overhead would dominate. The Transformer and
 Mamba rows train through :func:`hf_geommem.training.train` like any other run.
 """
 
@@ -59,8 +60,9 @@ def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 200
                  self_edges: bool = False, freeze_embeddings: bool = False, seed: int = 0,
                  record_steps: list[int] | None = None, keep_embeddings: bool = False
                  ) -> LinearRun:
-    """Full-batch AdamW on the linear network ``logits(u) = (W^T e_u) . E^T`` over the graph's
-    directed edges (both directions, plus ``u -> u`` with ``self_edges``).
+    """Full-batch AdamW on the linear network (:class:`~hf_geommem.modeling.
+    LinearMemoryForCausalLM`, one token per node) ``score(u, v) = e_u^T W e_v`` over the
+    graph's directed edges (both directions, plus ``u -> u`` with ``self_edges``).
 
     Args:
         init_std: std of the embedding init (0.02 default, 1.0 the "non-geometric" one); ``W``
@@ -72,44 +74,57 @@ def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 200
     """
     if dim < 1 or steps < 1:
         raise ValueError(f"dim and steps must be >= 1, got dim={dim}, steps={steps}")
+    from .modeling import LinearMemoryConfig, LinearMemoryForCausalLM
+
     n = graph.num_nodes
     e = torch.as_tensor(_directed_edges(graph, self_edges))
+    # the registered linear network, one token per node (no special tokens in this study)
+    model = LinearMemoryForCausalLM(LinearMemoryConfig(
+        vocab_size=n, hidden_size=dim, dropout=dropout, pad_token_id=None, bos_token_id=None,
+        eos_token_id=None))
     gen = torch.Generator().manual_seed(seed)
-    E = torch.nn.Parameter(torch.randn(n, dim, generator=gen) * init_std,
-                           requires_grad=not freeze_embeddings)
-    W = torch.nn.Parameter(torch.randn(dim, dim, generator=gen) * 0.02)
-    params = [W] if freeze_embeddings else [E, W]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    drop = torch.nn.Dropout(dropout)
+    with torch.no_grad():
+        model.embed_tokens.weight.copy_(torch.randn(n, dim, generator=gen) * init_std)
+        # nn.Linear computes x A^T: A = W^T gives score(u, v) = e_u^T W e_v
+        model.linear.weight.copy_((torch.randn(dim, dim, generator=gen) * 0.02).T)
+    E = model.embed_tokens.weight  # tied with the unembedding
+    if freeze_embeddings:
+        E.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                            weight_decay=weight_decay)
     record = set(record_steps if record_steps is not None else record_schedule(steps, 40))
     history = []
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     for step in range(steps + 1):
         if step in record:
+            model.eval()
             with torch.no_grad():
-                Z = (E @ W @ E.T).numpy()  # self excluded by the metric unless self_edges
-                rec = topk_edge_recovery(E.detach().numpy(), graph, logits=Z, n_null=0,
+                X = E.detach().numpy()
+                Z = model(input_ids=torch.arange(n)[:, None]).logits[:, 0].numpy()
+                # self excluded by the metric unless self_edges
+                rec = topk_edge_recovery(X, graph, logits=Z, n_null=0,
                                          self_edges=self_edges).value
                 row = {"step": step, "topk": rec}
                 if keep_embeddings:
-                    row["E"] = E.detach().numpy().copy()
+                    row["E"] = X.copy()
                 try:
-                    row["geometric_level"] = geometric_level(E.detach().numpy(), graph,
-                                                             n_null=0).value
+                    row["geometric_level"] = geometric_level(X, graph, n_null=0).value
                 except ValueError:
                     pass
                 history.append(row)
         if step == steps:
             break
-        logits = drop(E[e[:, 0]]) @ W @ E.T
+        model.train()
+        logits = model(input_ids=e[:, :1]).logits[:, 0]
         loss = torch.nn.functional.cross_entropy(logits, e[:, 1])
         opt.zero_grad()
         loss.backward()
         opt.step()
         if history and history[-1]["step"] == step:
             history[-1]["loss"] = float(loss.detach())
-    return LinearRun(E.detach().numpy().copy(), W.detach().numpy().copy(), history,
+    W = model.linear.weight.detach().T
+    return LinearRun(E.detach().numpy().copy(), W.numpy().copy(), history,
                      time.perf_counter() - t0)
 
 

@@ -5,6 +5,15 @@ import datasets
 import evaluate
 import numpy as np
 
+_CITATION = """\
+@inproceedings{noroozizadeh2026geometric,
+  title={Deep sequence models tend to memorize geometrically; it is unclear why},
+  author={Noroozizadeh, Shahriar and Nagarajan, Vaishnavh and Rosenfeld, Elan and Kumar, Sanjiv},
+  booktitle={International Conference on Machine Learning (ICML)},
+  year={2026},
+  note={arXiv:2510.26745}
+}
+"""
 _DESCRIPTION = """
 Accuracy of path finding on a graph: exact match of the whole path, accuracy of the first token
 after the root (v1, the token that needs a multi-hop composition of memorized edges) and the
@@ -18,11 +27,13 @@ Args:
     references: true paths, each a list of node ids.
     first_token_position: index of the hardest token (default 1: the token after the root).
 Returns:
-    exact_match, first_token, per_position (list), num_paths.
+    a flat dict: exact_match, first_token_decoded (accuracy of the *decoded* token at
+    first_token_position; the training logs' eval_first_token is instead teacher-forced after
+    the root), accuracy_position_<i> for every position i, num_paths.
 Examples:
     >>> pa = evaluate.load("path/to/path_accuracy")
     >>> pa.compute(predictions=[[5, 3, 9]], references=[[5, 3, 8]])
-    {'exact_match': 0.0, 'first_token': 1.0, 'per_position': [1.0, 1.0, 0.0], 'num_paths': 1}
+    {'exact_match': 0.0, 'first_token_decoded': 1.0, 'accuracy_position_0': 1.0, 'accuracy_position_1': 1.0, 'accuracy_position_2': 0.0, 'num_paths': 1}
 """
 
 
@@ -31,7 +42,7 @@ class PathAccuracy(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
-            citation="",
+            citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({
                 "predictions": datasets.Sequence(datasets.Value("int64")),
@@ -60,5 +71,6 @@ class PathAccuracy(evaluate.Metric):
         per_pos = (hit.sum(axis=0) / np.maximum(valid.sum(axis=0), 1)).tolist()
         exact = np.array([list(p) == list(r) for p, r in zip(predictions, references)])
         pos = min(first_token_position, width - 1)
-        return {"exact_match": float(exact.mean()), "first_token": float(per_pos[pos]),
-                "per_position": [float(x) for x in per_pos], "num_paths": len(references)}
+        return {"exact_match": float(exact.mean()), "first_token_decoded": float(per_pos[pos]),
+                **{f"accuracy_position_{i}": float(x) for i, x in enumerate(per_pos)},
+                "num_paths": len(references)}

@@ -376,8 +376,10 @@ def _member(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 def _neighbour_recall(lists: np.ndarray, nodes: np.ndarray, k_per: np.ndarray,
-                      keys: np.ndarray, n: int, relabel: np.ndarray | None = None) -> float:
-    """Mean share of true neighbours among the first ``k_per`` entries of ``lists``.
+                      keys: np.ndarray, n: int, relabel: np.ndarray | None = None,
+                      degrees: np.ndarray | None = None) -> float:
+    """Mean share of true neighbours among the first ``k_per`` entries of ``lists``; with
+    ``degrees``, the share of all out-edges found (hits summed over nodes / degrees summed).
 
     ``relabel`` maps list entries / query rows to node ids (identity if ``None``): under a
     row permutation ``perm`` of X, node ``u = inv[q]`` has list ``inv[lists[q]]``."""
@@ -385,6 +387,8 @@ def _neighbour_recall(lists: np.ndarray, nodes: np.ndarray, k_per: np.ndarray,
         lists, nodes = relabel[lists], relabel[nodes]
     hit = _member(keys, nodes[:, None] * n + lists)
     hit &= np.arange(lists.shape[1])[None, :] < k_per[:, None]
+    if degrees is not None:
+        return float(hit.sum() / degrees.sum())
     return float((hit.sum(axis=1) / k_per).mean())
 
 
@@ -396,7 +400,8 @@ def _query_sample(n: int, max_queries: int | None, seed: int) -> np.ndarray:
 
 def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = False,
                        logits: Any = None, n_null: int = 100, seed: int = 0,
-                       max_queries: int | None = 1024) -> Score:
+                       max_queries: int | None = 1024, rank_self: bool | None = None,
+                       per: str = "node") -> Score:
     """Top-k edge recovery ("associative memorization", science.md section 6).
 
     For each node ``u`` the share of its neighbours among its top-``min(deg(u), k_max)``
@@ -407,10 +412,22 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
 
     Args:
         max_queries: nodes evaluated (a seeded sample on bigger graphs; ``None``: all).
+        rank_self: whether ``u`` itself is among the ranked candidates (default: only with
+            ``self_edges``). ``True`` with ``self_edges=False`` is the authors' top-k from
+            logits (``in_weights/utils.get_top_k_predictions_for_all_nodes``): a
+            self-prediction takes a slot and is a miss.
+        per: ``"node"`` (ours: mean over nodes of the share of ``u``'s neighbours in its
+            top-``min(deg(u), k_max)``) or ``"directed_edge"`` (the authors' tiny-graph
+            notebooks, ``analysis/metrics.topk_recovery_percent``: share of directed edges
+            ``u -> v`` with ``v`` anywhere in ``u``'s top ``k_max``; with ``k_max=1`` a perfect
+            memory scores only ``n / |E|``).
     Returns:
-        :class:`Score` (best 1.0; ``details["per_node"]``, ``details["queries"]``). The null
-        relabels nodes (rows and columns of the score matrix alike).
+        :class:`Score` (best 1.0; ``details["queries"]``). The null relabels nodes (rows and
+        columns of the score matrix alike).
     """
+    if per not in ("node", "directed_edge"):
+        raise ValueError(f"per must be 'node' or 'directed_edge', got {per!r}")
+    rank_self = self_edges if rank_self is None else bool(rank_self)
     k_max = _check_int("k_max", k_max)
     if X is None and logits is None:
         raise ValueError("topk_edge_recovery needs X (embeddings) or logits")
@@ -422,8 +439,10 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
     deg = np.bincount(src, minlength=n)
     queries = _query_sample(n, max_queries, seed)
     queries = queries[deg[queries] > 0]
-    k_per = np.minimum(deg[queries], k_max)
-    k = int(min(k_max, n - (0 if self_edges else 1)))
+    k = int(min(k_max, n - (0 if rank_self else 1)))
+    # per node: the top min(deg, k) count; per directed edge: all k
+    cap = (lambda d: np.minimum(d, k_max)) if per == "node" else (
+        lambda d: np.full_like(d, k))
     if k < 1:
         raise ValueError(f"k_max={k_max} leaves no prediction to rank on {n} nodes")
     if logits is not None:
@@ -434,16 +453,18 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
     else:
         X32 = X.astype(np.float32)
         rows = lambda q: X32[q] @ X32.T  # noqa: E731
-    lists = _topk_lists(rows, queries, k, exclude_self=not self_edges)
+    lists = _topk_lists(rows, queries, k, exclude_self=not rank_self)
     keys = np.unique(src * n + dst)
-    value = _neighbour_recall(lists, queries, k_per, keys, n)
-    deg_q = deg
+    weights = None if per == "node" else deg  # per edge: hits over all out-edges
+    value = _neighbour_recall(lists, queries, cap(deg[queries]), keys, n, None,
+                              None if weights is None else weights[queries])
 
     def draw(perm: np.ndarray) -> float:
         inv = np.empty(n, dtype=np.int64)
         inv[perm] = np.arange(n)
         nodes = inv[queries]
-        return _neighbour_recall(lists, queries, np.minimum(deg_q[nodes], k_max), keys, n, inv)
+        return _neighbour_recall(lists, queries, cap(deg[nodes]), keys, n, inv,
+                                 None if weights is None else weights[nodes])
 
     return _with_null("topk_edge_recovery", value, draw, n, n_null, seed, True, best=1.0,
                       details={"queries": queries})
@@ -818,7 +839,8 @@ def path_distance_matrix(X: Any, graph: Any, arms: np.ndarray | None = None,
 
 # ---------------------------------------------------------------------- margins
 def _margin_and_top1(Z_rows: Callable[[np.ndarray], np.ndarray], g: Graph,
-                     self_edges: bool) -> tuple[np.ndarray, np.ndarray]:
+                     self_edges: bool, top1_with_self: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray]:
     n = g.num_nodes
     adj = g.adjacency(np.int8).tocsr()
     margins = np.empty(n)
@@ -834,24 +856,31 @@ def _margin_and_top1(Z_rows: Callable[[np.ndarray], np.ndarray], g: Graph,
         pos = np.where(nb, Z, -np.inf).max(axis=1)
         neg = np.where(~nb & ~np.isnan(Z), Z, -np.inf).max(axis=1)
         margins[q] = pos - neg
-        best = np.nanargmax(np.where(np.isnan(Z), -np.inf, Z), axis=1)
+        # authors' top-1: the argmax runs over every column (a self prediction is a miss)
+        Zt = np.asarray(Z_rows(q), dtype=np.float64) if top1_with_self and not self_edges \
+            else np.where(np.isnan(Z), -np.inf, Z)
+        best = np.argmax(Zt, axis=1)
         top1[q] = nb[np.arange(len(q)), best]
     has = np.isfinite(margins)
     return margins[has], top1[has]
 
 
-def edge_margin(logits: Any, graph: Any, self_edges: bool = False) -> Score:
+def edge_margin(logits: Any, graph: Any, self_edges: bool = False,
+                top1_with_self: bool = False) -> Score:
     """Edge margin of a score matrix ``Z`` (``n x n``, ``Z[u, v]`` = score of ``u -> v``, e.g.
     ``E W E^T``): mean over nodes of (max over true neighbours - max over non-neighbours),
     self excluded (counted as a neighbour with ``self_edges``). > 0 means every node ranks a
-    neighbour first. ``details["top1"]``: share of nodes whose top prediction is a neighbour."""
+    neighbour first. ``details["top1"]``: share of nodes whose top prediction is a neighbour,
+    the node itself not a candidate; ``top1_with_self=True`` takes the argmax over every
+    column instead, so a self prediction is a miss (the authors'
+    ``analysis_spectral._top1_edge_accuracy``)."""
     g = as_graph(graph)
     Z = as_representations(logits, g.num_nodes, "logits")
     if Z.shape[1] != g.num_nodes:
         raise ValueError(f"logits must be (n, n) = ({g.num_nodes}, {g.num_nodes}), got {Z.shape}")
     if g.num_edges == 0:
         raise ValueError("the graph has no edges: the margin is undefined")
-    margins, top1 = _margin_and_top1(lambda q: Z[q], g, self_edges)
+    margins, top1 = _margin_and_top1(lambda q: Z[q], g, self_edges, top1_with_self)
     return Score("edge_margin", float(margins.mean()),
                  details={"top1": float(top1.mean()), "per_node": margins})
 

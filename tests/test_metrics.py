@@ -252,3 +252,39 @@ def test_one_significance_rule_and_verdict():
     assert significant(binomial_p(5, 75, 1 / 300)) and not significant(binomial_p(1, 75, 1 / 300))
     with pytest.raises(ValueError, match="successes"):
         binomial_p(80, 75, 0.1)
+
+
+def test_authors_metric_variants_hand_values():
+    g = G.cycle(6)
+    t = 2 * np.pi * np.arange(6) / 6
+    X = np.stack([np.cos(t), np.sin(t)], 1)
+    ours = M.topk_edge_recovery(X, g, k_max=1, n_null=0).value
+    edge = M.topk_edge_recovery(X, g, k_max=1, per="directed_edge", n_null=0).value
+    # ours: each node's top-1 is a neighbour (ties broken either way) -> 1.0; per directed
+    # edge with k=1 only one of the two out-edges can be found: n / |E| = 6 / 12
+    assert ours == 1.0 and edge == pytest.approx(0.5)
+    assert M.topk_edge_recovery(X, g, k_max=2, per="directed_edge", n_null=0).value == 1.0
+    # logits whose diagonal dominates: the authors' ranking spends the first slot on u itself
+    Z = X @ X.T + 10 * np.eye(6)
+    assert M.topk_edge_recovery(None, g, k_max=2, logits=Z, n_null=0).value == 1.0
+    assert M.topk_edge_recovery(None, g, k_max=2, logits=Z, rank_self=True,
+                                n_null=0).value == pytest.approx(0.5)
+    em = M.edge_margin(Z, g)
+    assert em.details["top1"] == 1.0
+    assert M.edge_margin(Z, g, top1_with_self=True).details["top1"] == 0.0
+    with pytest.raises(ValueError, match="per must be"):
+        M.topk_edge_recovery(X, g, per="edge")
+    with pytest.raises(ValueError, match="needs X .embeddings. or logits"):
+        M.topk_edge_recovery(None, g)
+    with pytest.raises(ValueError, match="k_max must be an integer >= 1, got 0"):
+        M.knn_edge_recall(X, g, k_max=0)
+    with pytest.raises(ValueError, match="max_pairs must be an integer >= 1"):
+        M.link_prediction_auc(X, g, max_pairs=0)
+
+
+def test_path_distance_matrix_needs_two_arms():
+    g = G.path_star(3, 4, seed=0)
+    X = np.random.default_rng(0).standard_normal((g.num_nodes, 3))
+    with pytest.raises(ValueError, match=">= 2 arms"):
+        M.path_distance_matrix(X, g, arms=np.array([0]))
+    assert np.isfinite(M.path_distance_matrix(X, g, n_null=0).value)

@@ -6,9 +6,24 @@ Graph-memorization tasks as Hugging Face datasets (:mod:`hf_geommem.graphs`,
 
 __version__ = "0.1.0"
 
-from .builder import TaskData, build_in_context_task, build_task, load_task, push_task  # noqa: E402
-from .graphs import Graph, build_graph  # noqa: E402
-from .tasks import EdgeTaskConfig, InContextConfig, PathTaskConfig  # noqa: E402
+import importlib
+from typing import Any
+
+# names load on first use: `import hf_geommem` (and the CLI's --help) stays cheap
+_WHERE = {
+    "Graph": "graphs", "build_graph": "graphs",
+    "TaskData": "builder", "build_task": "builder", "build_in_context_task": "builder",
+    "load_task": "builder", "push_task": "builder",
+    "EdgeTaskConfig": "tasks", "PathTaskConfig": "tasks", "InContextConfig": "tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "__version__",

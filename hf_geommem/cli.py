@@ -295,7 +295,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from .training import last_complete_checkpoint
 
         ck = last_complete_checkpoint(args.out) if Path(args.out).is_dir() else None
-        print(f"hf-geommem: interrupted; " + (
+        print("hf-geommem: interrupted; " + (
             f"the last complete checkpoint is {ck}: add --resume to the same command to go on"
             if ck else "no checkpoint was written (use --save-steps N to make runs resumable)"),
             file=sys.stderr)
@@ -451,7 +451,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         else:
             from transformers import AutoModelForCausalLM
 
-            from .probing import node_embeddings
+            from .modeling import node_embeddings
 
             X = node_embeddings(AutoModelForCausalLM.from_pretrained(run), graph.num_nodes)
         made.append(plotting.plot_embedding_projection(X, graph, figs / "pca.png",

@@ -23,10 +23,18 @@ from .graphs import Graph
 from .metrics import (dirichlet_energy, geometric_level, leaf_first_hop, memory_verdict,
                       path_distance_matrix, spectral_profile, topk_edge_recovery)
 
-__all__ = ["GeometryRecorder", "GeometryCallback", "read_geometry", "trained_geometry",
+__all__ = ["record_schedule", "GeometryRecorder", "GeometryCallback", "read_geometry", "trained_geometry",
            "geometry_summary", "GEOMETRY_FILE"]
 
 GEOMETRY_FILE = "geometry.jsonl"
+
+
+def record_schedule(total_steps: int, num: int = 60) -> list[int]:
+    """Steps ``0 .. total_steps`` to record at: geometric spacing (dense early, sparse late)."""
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    steps = np.unique(np.round(np.geomspace(1, total_steps, num)).astype(int))
+    return [0] + [int(s) for s in steps]
 
 
 class GeometryRecorder:
@@ -98,7 +106,7 @@ class GeometryCallback(TrainerCallback):
     def _record(self, state, model) -> None:
         if not state.is_world_process_zero or not self.recorder.wants(state.global_step):
             return
-        from .probing import node_embeddings
+        from .modeling import node_embeddings
 
         X = node_embeddings(model, self.recorder.graph.num_nodes)
         topk = self.model_topk(model) if self.model_topk is not None else None
@@ -143,7 +151,7 @@ def trained_geometry(model: Any, task: Any, arms: str = "held-out", n_null: int 
         :class:`~hf_geommem.metrics.Score`, ``verdict`` to a string, ``heatmap`` to the
         leaf-vs-first-hop cosine-distance matrix and ``path_matrix`` to the path-by-path one.
     """
-    from .probing import node_embeddings
+    from .modeling import node_embeddings
     from .tokenization import NUM_SPECIAL_TOKENS
 
     if arms not in ("held-out", "all"):

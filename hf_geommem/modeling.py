@@ -26,9 +26,9 @@ of N(0, 0.02)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import (
@@ -49,7 +49,7 @@ __all__ = [
     "LinearMemoryConfig",
     "LinearMemoryForCausalLM",
     "build_model",
-    "input_embeddings",
+    "node_embeddings",
 ]
 
 
@@ -144,34 +144,8 @@ AutoConfig.register(LinearMemoryConfig.model_type, LinearMemoryConfig)
 AutoModelForCausalLM.register(LinearMemoryConfig, LinearMemoryForCausalLM)
 
 
-# ---------------------------------------------------------------------- presets
-@dataclass(frozen=True)
-class ModelPreset:
-    """A named architecture: ``arch`` in {"gpt2", "llama", "mamba", "linear"}."""
-
-    name: str
-    arch: str
-    num_layers: int
-    width: int
-    num_heads: int = 1
-    description: str = ""
-
-
-def _preset_table() -> dict[str, ModelPreset]:
-    presets = {}
-    for arch in ("gpt2", "llama", "mamba"):
-        for size, (layers, width, heads) in {
-            "mid": (12, 384, 8), "mid-784": (12, 784, 8), "small": (2, 128, 4),
-            "tiny": (1, 32, 1),
-        }.items():
-            name = f"{arch}-{size}"
-            presets[name] = ModelPreset(name, arch, layers, width, heads)
-    presets["linear-tiny"] = ModelPreset("linear-tiny", "linear", 0, 32, 0)
-    presets["linear-512"] = ModelPreset("linear-512", "linear", 0, 512, 0)
-    return presets
-
-
-PRESETS: dict[str, ModelPreset] = _preset_table()
+from .tokenization import NUM_SPECIAL_TOKENS  # noqa: E402
+from .presets import PRESETS, ModelPreset  # noqa: E402,F401  (re-exported)
 
 
 def _config_for(preset: ModelPreset, vocab_size: int, max_positions: int,
@@ -254,6 +228,12 @@ def build_model(
     return model
 
 
-def input_embeddings(model: PreTrainedModel) -> torch.Tensor:
-    """The ``(vocab_size, D)`` token-embedding matrix of any causal LM (detached, float32)."""
-    return model.get_input_embeddings().weight.detach().float().cpu()
+def node_embeddings(model: Any, num_nodes: int | None = None) -> np.ndarray:
+    """``(num_nodes, D)`` float32 input embeddings of the node tokens of one of our models (node
+    ``v`` is token ``NUM_SPECIAL_TOKENS + v``)."""
+    E = model.get_input_embeddings().weight.detach().float().cpu().numpy()
+    n = E.shape[0] - NUM_SPECIAL_TOKENS if num_nodes is None else num_nodes
+    if n < 1 or NUM_SPECIAL_TOKENS + n > E.shape[0]:
+        raise ValueError(f"the model's embedding has {E.shape[0]} rows: it cannot hold "
+                         f"{num_nodes} node tokens after {NUM_SPECIAL_TOKENS} special tokens")
+    return E[NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + n]

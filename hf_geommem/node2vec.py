@@ -23,17 +23,10 @@ import numpy as np
 import torch
 
 from .graphs import Graph
+from .geometry import record_schedule  # noqa: F401  (re-exported: part of this API)
 from .spectral import DENSE_LIMIT, paper_laplacian, smallest_eigenvectors
 
 __all__ = ["Node2VecConfig", "Node2VecResult", "record_schedule", "train_node2vec"]
-
-
-def record_schedule(total_steps: int, num: int = 60) -> list[int]:
-    """Steps ``0 .. total_steps`` to record at: geometric spacing (dense early, sparse late)."""
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    steps = np.unique(np.round(np.geomspace(1, total_steps, num)).astype(int))
-    return [0] + [int(s) for s in steps]
 
 
 @dataclass

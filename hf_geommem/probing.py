@@ -1,6 +1,5 @@
 """Representations from any checkpoint, and probes of known structures in pretrained models.
 
-* :func:`node_embeddings` - the input embeddings of the node tokens of our models.
 * :func:`extract_representations` - hidden states of every layer at an explicit token position
   (``"last"`` token of the entity, ``"mean"`` over its tokens, or the ``"next"`` token after it)
   for prompts built from templates, batched, averaged over templates.
@@ -25,14 +24,13 @@ import torch
 
 from .graphs import Graph, from_edge_list
 from .metrics import Score, geometry_report, prepare_representations
-from .tokenization import NUM_SPECIAL_TOKENS
+from .modeling import node_embeddings  # noqa: F401  (re-exported for old imports)
 
 __all__ = [
     "ProbePack",
     "BUILTIN_PACKS",
     "get_pack",
     "Representations",
-    "node_embeddings",
     "extract_representations",
     "probe",
     "load_model",
@@ -170,14 +168,6 @@ class Representations:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def node_embeddings(model: Any, num_nodes: int | None = None) -> np.ndarray:
-    """``(num_nodes, D)`` input embeddings of the node tokens of one of our models."""
-    E = model.get_input_embeddings().weight.detach().float().cpu().numpy()
-    n = E.shape[0] - NUM_SPECIAL_TOKENS if num_nodes is None else num_nodes
-    if n < 1 or NUM_SPECIAL_TOKENS + n > E.shape[0]:
-        raise ValueError(f"the model's embedding has {E.shape[0]} rows: it cannot hold "
-                         f"{num_nodes} node tokens after {NUM_SPECIAL_TOKENS} special tokens")
-    return E[NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + n]
 
 
 def _entity_token_positions(offsets: Sequence[tuple[int, int]], start: int, end: int,

@@ -159,7 +159,7 @@ def _model_logits(model: Any, n: int) -> np.ndarray:
 def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed: int,
                           self_edges: bool = False):
     from .builder import build_task
-    from .probing import node_embeddings
+    from .modeling import node_embeddings
     from .tasks import EdgeTaskConfig
     from .training import TrainConfig, train
 

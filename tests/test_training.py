@@ -237,8 +237,27 @@ def test_resume_continues_the_same_run(task, tmp_path):
     with pytest.raises(ValueError, match="another run.*learning_rate"):
         train(task, tmp_path / "r", other, resume_from_checkpoint=True)
     (tmp_path / "fake/checkpoint-1").mkdir(parents=True)
-    with pytest.raises(ValueError, match="not an hf_geommem checkpoint"):
+    with pytest.raises(ValueError, match="no complete checkpoint"):  # half-written: skipped
         train(task, tmp_path / "fake", cfg, resume_from_checkpoint=True)
+    with pytest.raises(ValueError, match="not an hf_geommem checkpoint"):
+        train(task, tmp_path / "fake", cfg,
+              resume_from_checkpoint=str(tmp_path / "fake/checkpoint-1"))
+    # same sizes and parameters, one changed row: the data hash refuses it
+    import pyarrow as pa
+    from datasets import Dataset
+
+    from hf_geommem.builder import TaskData
+
+    edges = task["edges"]["train"].data.table
+    col = edges.column("completion").to_pylist()
+    col[0], col[1] = col[1], col[0]
+    changed = edges.set_column(edges.column_names.index("completion"), "completion",
+                               pa.array(col))
+    configs = {c: dict(dd) for c, dd in task.configs.items()}
+    configs["edges"]["train"] = Dataset(changed)
+    other_task = TaskData(configs, task.tokenizer, task.graph, task.metadata)
+    with pytest.raises(ValueError, match=r"another run.*\['dataset'\]"):
+        train(other_task, tmp_path / "r", cfg, resume_from_checkpoint=True)
 
 
 def test_staged_recipe_switches_phase(task, tmp_path):

@@ -1,0 +1,51 @@
+"""Train causal LMs on graph memory with ``transformers.Trainer``.
+
+Recipes (science.md section 2):
+
+* ``mixed`` (default): edge and path examples shuffled together.
+* ``staged``: edges only for ``stage1_steps``, then paths only; one Trainer run (the collator
+  masks the labels of the other phase), so checkpoints and resume work across the switch.
+* ``edges``: edge memorization alone (geometry studies; no path examples).
+
+Loss: answer-only labels (-100 on the prompt). Path examples supervise what the dataset's
+``loss_mask`` says, or ``path_loss="full"`` / ``"first_token"`` overrides it.
+
+During training :class:`GraphEvalCallback` evaluates every ``eval_steps``: held-out exact-path
+accuracy (batched greedy ``generate`` with KV cache), first-token and per-position accuracy,
+train-path accuracy, top-k edge recovery and chance (1/d). Results go to Trainer's
+``log_history`` (so into ``trainer_state.json`` and every checkpoint) and to ``metrics.jsonl``.
+
+Rooms: :mod:`.config` (:class:`TrainConfig`, light), :mod:`.data` (tokenizing, answer-only
+collator), :mod:`.trainer` (:class:`GraphTrainer`), :mod:`.decoding` (greedy path evaluation and
+edge queries), :mod:`.callbacks` (evaluation, run file), :mod:`.run` (:func:`train`). Every public
+name stays importable from ``hf_geommem.training``; they load on first use, so importing the
+package (e.g. for :class:`TrainConfig` in the CLI parser) costs no torch or transformers import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "TrainConfig": "config", "RUN_FILE": "config", "METRICS_FILE": "config",
+    "column": "data", "tokenize_config": "data", "AnswerOnlyCollator": "data",
+    "answer_head_loss": "trainer", "NonFiniteLossError": "trainer", "GraphTrainer": "trainer",
+    "evaluate_paths": "decoding", "edge_query_logits": "decoding", "evaluate_edges": "decoding",
+    "GraphEvalCallback": "callbacks",
+    "TrainResult": "run", "train": "run", "finish_run": "run",
+    "last_complete_checkpoint": "run", "read_metrics": "run",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

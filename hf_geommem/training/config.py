@@ -1,0 +1,115 @@
+"""The configuration of a training run (:class:`TrainConfig`) and the run folder's file
+names. Light: importing it loads no torch, transformers or datasets (the CLI parser uses it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..presets import PRESETS
+
+__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE"]
+
+
+RUN_FILE = "geommem_run.json"
+
+
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as ``geommem_run.json``).
+
+    Args:
+        model: a preset of :data:`hf_geommem.modeling.PRESETS`.
+        recipe: ``"mixed"``, ``"staged"`` or ``"edges"``.
+        path_loss: ``"dataset"`` (the dataset's ``loss_mask``), ``"full"`` or ``"first_token"``.
+        stage1_steps: ``staged`` only: edge-only steps before the path phase (default half).
+        learning_rate, weight_decay, warmup_ratio, lr_scheduler: AdamW and its schedule.
+        max_steps: optimizer steps.
+        batch_size: examples per device and step; ``None`` is full batch (the whole train set).
+        eval_steps: evaluate every this many steps (and at step 0 and the last step).
+        eval_batch_size: prompts per ``generate`` call.
+        eval_max_test_arms / eval_max_train_arms / eval_max_edge_nodes: caps on evaluated
+            examples (``None``: all test arms); sampled with the run seed.
+        save_steps: checkpoint every this many steps (``None``: only the final model).
+        geometry_points: record node embeddings and geometry metrics at about this many steps
+            (log-spaced) into ``geometry.jsonl`` / ``geometry/`` (``None``: off).
+        freeze_embeddings, tie_embeddings, embedding_init_std: model switches.
+        stop_after_train_exact: stop once the *training* paths' exact-path accuracy has been
+            100% at this many consecutive evaluations (a stopping rule that never looks at the
+            held-out split; ``None``: run all ``max_steps``). Single process only.
+        seed: seed of init, data order and evaluation samples.
+    """
+
+    model: str = "gpt2-small"
+    recipe: str = "mixed"
+    path_loss: str = "dataset"
+    stage1_steps: int | None = None
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    lr_scheduler: str = "constant"
+    max_steps: int = 200
+    batch_size: int | None = None
+    eval_steps: int = 25
+    eval_batch_size: int = 1024
+    eval_max_test_arms: int | None = None
+    eval_max_train_arms: int = 256
+    eval_max_edge_nodes: int = 2048
+    save_steps: int | None = None
+    geometry_points: int | None = None
+    freeze_embeddings: bool = False
+    tie_embeddings: bool = True
+    embedding_init_std: float | None = None
+    stop_after_train_exact: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in PRESETS:
+            raise ValueError(f"unknown model preset {self.model!r}; expected one of "
+                             f"{sorted(PRESETS)}")
+        for name, allowed in (("recipe", ("mixed", "staged", "edges")),
+                              ("path_loss", ("dataset", "full", "first_token"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got "
+                                 f"{getattr(self, name)!r}")
+        for name in ("max_steps", "eval_steps", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None (full batch), got "
+                             f"{self.batch_size}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number > 0, got "
+                             f"{self.learning_rate}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got "
+                             f"{self.weight_decay}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1) (a fraction of max_steps), got "
+                             f"{self.warmup_ratio}")
+        if self.embedding_init_std is not None and not (
+                math.isfinite(self.embedding_init_std) and self.embedding_init_std > 0):
+            raise ValueError(f"embedding_init_std must be a finite number > 0 or None, got "
+                             f"{self.embedding_init_std}")
+        if self.geometry_points is not None and self.geometry_points < 2:
+            raise ValueError(f"geometry_points must be >= 2 or None, got {self.geometry_points}")
+        for name in ("eval_max_test_arms", "eval_max_train_arms", "eval_max_edge_nodes",
+                     "save_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.stop_after_train_exact is not None and self.stop_after_train_exact < 1:
+            raise ValueError(f"stop_after_train_exact must be >= 1 or None, got "
+                             f"{self.stop_after_train_exact}")
+        if self.stage1_steps is not None and not 0 < self.stage1_steps < self.max_steps:
+            raise ValueError(f"stage1_steps must be in 1..max_steps-1 = {self.max_steps - 1}, "
+                             f"got {self.stage1_steps}")
+
+    @property
+    def edge_phase_steps(self) -> int:
+        return self.stage1_steps if self.stage1_steps is not None else self.max_steps // 2

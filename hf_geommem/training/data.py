@@ -1,0 +1,65 @@
+"""Tokenized training examples and the answer-only collator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from datasets import Dataset
+
+
+__all__ = ["column", "tokenize_config", "AnswerOnlyCollator"]
+
+
+def column(ds: Dataset, name: str) -> list:
+    """A column as a Python list (datasets >= 4 returns lazy Column objects)."""
+    return ds.data.column(name).to_pylist() if ds._indices is None else list(ds[name])
+
+
+def tokenize_config(ds: Dataset, tokenizer: Any, path_loss: str = "dataset",
+                    kind: str = "paths") -> Dataset:
+    """Add ``input_ids`` (prompt + completion) and ``labels`` (-100 off the answer) to a split.
+
+    ``kind`` ("edges" or "paths") is stored per row, so the staged recipe can mask by phase.
+    Returns a Dataset with columns ``input_ids``, ``labels``, ``kind``."""
+    prompts = tokenizer(column(ds, "prompt"), add_special_tokens=False)["input_ids"]
+    completions = tokenizer(column(ds, "completion"), add_special_tokens=False)["input_ids"]
+    masks = column(ds, "loss_mask") if "loss_mask" in ds.column_names else [None] * len(prompts)
+    input_ids, labels = [], []
+    unk = tokenizer.unk_token_id
+    for p, c, m in zip(prompts, completions, masks):
+        if unk in p or unk in c:
+            raise ValueError(f"the tokenizer does not cover example {p + c}: unknown tokens")
+        if path_loss == "full" or m is None:
+            m = [True] * len(c)
+        elif path_loss == "first_token":
+            m = [i == 1 if len(c) > 1 else True for i in range(len(c))]
+        input_ids.append(p + c)
+        labels.append([-100] * len(p) + [t if keep else -100 for t, keep in zip(c, m)])
+    return Dataset.from_dict({"input_ids": input_ids, "labels": labels,
+                              "kind": [kind] * len(input_ids)})
+
+
+class AnswerOnlyCollator:
+    """Right-pads ``input_ids`` (pad id) and ``labels`` (-100); builds ``attention_mask``.
+
+    ``phase`` ("edges", "paths" or ``None``) masks the labels of the other kind of example
+    (staged recipe)."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+        self.phase: str | None = None
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        n = len(features)
+        length = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((n, length), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((n, length), -100, dtype=torch.long)
+        mask = torch.zeros((n, length), dtype=torch.long)
+        for i, f in enumerate(features):
+            k = len(f["input_ids"])
+            ids[i, :k] = torch.as_tensor(f["input_ids"])
+            mask[i, :k] = 1
+            if self.phase is None or f.get("kind") == self.phase:
+                labels[i, :k] = torch.as_tensor(f["labels"])
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}

@@ -1,0 +1,304 @@
+"""``train()``: check inputs, build data and model, run ``GraphTrainer``, save; and the run
+folder's helpers (resume point, metrics, card and report)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import concatenate_datasets
+from transformers import TrainingArguments
+
+from ..builder import TaskData, load_task
+from ..modeling import PRESETS, build_model
+from .callbacks import GraphEvalCallback, _RunFileCallback
+from .config import METRICS_FILE, RUN_FILE, TrainConfig
+from .data import AnswerOnlyCollator, column, tokenize_config
+from .decoding import evaluate_edges
+from .trainer import GraphTrainer, NonFiniteLossError
+
+__all__ = ["TrainResult", "train", "finish_run", "last_complete_checkpoint", "read_metrics"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: final metrics, the history, where things were written."""
+
+    output_dir: str
+    final: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    model: Any = None
+
+
+def _dataset_fingerprint(task: TaskData) -> str:
+    """Hash of the task's metadata *and data*: every Arrow buffer of every config and split,
+    so a resumed run refuses a dataset whose rows changed even if its sizes did not."""
+    meta = {k: v for k, v in task.metadata.items() if k not in ("version", "source")}
+    meta["sizes"] = task.sizes()
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
+    for name in sorted(task.configs):
+        for split in sorted(task.configs[name]):
+            table = task.configs[name][split].data.table
+            for col in table.column_names:
+                h.update(col.encode())
+                for chunk in table.column(col).chunks:
+                    for buf in chunk.buffers():
+                        if buf is not None:
+                            h.update(memoryview(buf))
+    return h.hexdigest()[:16]
+
+
+def _check_task(task: TaskData, config: TrainConfig) -> None:
+    needs = {"mixed": ("edges", "paths"), "staged": ("edges", "paths"), "edges": ("edges",)}
+    in_context = task.metadata.get("task") == "in_context_path_star"
+    if in_context:
+        needs = {r: ("paths",) for r in needs}
+    missing = [c for c in needs[config.recipe] if c not in task]
+    if missing:
+        raise ValueError(f"recipe {config.recipe!r} needs config(s) {missing}, but the dataset "
+                         f"has only {list(task.configs)}"
+                         + (" (in-context tasks train on 'paths' alone)" if in_context else ""))
+    if in_context and config.recipe == "staged":
+        raise ValueError("the staged recipe needs an edges config; in-context tasks have none")
+
+
+def _check_model_fits(model: Any, tokenizer: Any, max_len: int) -> None:
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if vocab < len(tokenizer):
+        raise ValueError(f"the dataset's vocabulary has {len(tokenizer)} tokens but the model's "
+                         f"embedding has {vocab} rows")
+    n_pos = getattr(model.config, "n_positions", None) or getattr(
+        model.config, "max_position_embeddings", None)
+    if n_pos is not None and n_pos < max_len:
+        raise ValueError(f"the longest example has {max_len} tokens but the model takes at most "
+                         f"{n_pos} positions")
+
+
+def train(
+    dataset: str | os.PathLike | TaskData,
+    output_dir: str | os.PathLike,
+    config: TrainConfig | None = None,
+    resume_from_checkpoint: str | bool | None = None,
+    overwrite: bool = False,
+    init_model: str | None = None,
+    progress: bool = True,
+    **training_args: Any,
+) -> TrainResult:
+    """Train a preset on a task folder (or a loaded :class:`TaskData`) and save everything.
+
+    Writes ``output_dir``: model and tokenizer (``save_pretrained``), ``metrics.jsonl``,
+    ``geommem_run.json``, ``trainer_state.json``, checkpoints (``save_steps``), and returns a
+    :class:`TrainResult`. All input checks (preset, recipe vs configs, vocabulary and length
+    vs model, resume checkpoint vs run) happen before any training step.
+
+    Args:
+        init_model: start from this saved model instead of a fresh preset (its vocabulary must
+            cover the dataset's).
+        training_args: extra ``TrainingArguments`` fields (e.g. ``ddp_backend="gloo"``).
+    """
+    import time
+
+    from ..builder import check_output_dir
+
+    config = config or TrainConfig()
+    task = dataset if isinstance(dataset, TaskData) else load_task(dataset)
+    _check_task(task, config)
+    output_dir = str(output_dir)
+    if resume_from_checkpoint is None:
+        check_output_dir(output_dir, overwrite)
+    tok = task.tokenizer
+
+    # tokenized train set
+    parts = []
+    if config.recipe in ("mixed", "staged", "edges") and "edges" in task:
+        parts.append(tokenize_config(task["edges"]["train"], tok, kind="edges"))
+    if config.recipe in ("mixed", "staged") or "edges" not in task:
+        parts.append(tokenize_config(task["paths"]["train"], tok, config.path_loss, "paths"))
+    train_ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    max_len = max(len(x) for x in column(train_ds, "input_ids"))
+    if "paths" in task:  # held-out prompts are decoded to their full target length
+        test = task["paths"]["test"]
+        max_len = max(max_len, max(len(tok(p)["input_ids"]) for p in column(test, "prompt"))
+                      + max(map(len, column(test, "target"))))
+
+    run = {"config": asdict(config), "dataset": _dataset_fingerprint(task),
+           "init_model": init_model}
+    # model
+    if init_model is not None:
+        from transformers import AutoModelForCausalLM
+
+        if not Path(init_model).is_dir():
+            raise FileNotFoundError(f"init_model {init_model!r} not found: expected a saved "
+                                    f"model folder")
+        model = AutoModelForCausalLM.from_pretrained(init_model)
+        if config.freeze_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
+        # record what was loaded, not the preset fields that did not apply to it
+        mc = model.config
+        preset = getattr(mc, "geommem_preset", None)
+        if preset not in PRESETS:
+            raise ValueError(f"init_model {init_model!r} is a {mc.model_type} model not built "
+                             f"from an hf_geommem preset")
+        if config.embedding_init_std is not None:
+            raise ValueError("embedding_init_std cannot apply to a loaded init_model")
+        run["config"].update(model=preset, tie_embeddings=bool(mc.tie_word_embeddings),
+                             embedding_init_std=getattr(mc, "geommem_embedding_init_std", None))
+    else:
+        model = build_model(config.model, len(tok), max_positions=max(64, max_len + 8),
+                            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                            eos_token_id=tok.eos_token_id, tie_embeddings=config.tie_embeddings,
+                            freeze_embeddings=config.freeze_embeddings,
+                            embedding_init_std=config.embedding_init_std, seed=config.seed)
+    _check_model_fits(model, tok, max_len)
+
+    resume = resume_from_checkpoint
+    if resume is True:
+        resume = last_complete_checkpoint(output_dir)
+        if resume is None:
+            raise ValueError(f"--resume: no complete checkpoint-* folder in {output_dir!r}")
+    if resume:
+        run_file = Path(resume) / RUN_FILE
+        if not run_file.is_file():
+            raise ValueError(f"{str(resume)!r} is not an hf_geommem checkpoint (no {RUN_FILE})")
+        saved = json.loads(run_file.read_text())
+        diff = sorted(k for k in set(saved["config"]) | set(run["config"])
+                      if saved["config"].get(k) != run["config"].get(k))
+        if saved["dataset"] != run["dataset"] or diff:
+            what = ["dataset"] if saved["dataset"] != run["dataset"] else []
+            raise ValueError(f"checkpoint {str(resume)!r} belongs to another run: it differs in "
+                             f"{what + diff}")
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if config.stop_after_train_exact is not None and (world > 1 or "paths" not in task):
+        raise ValueError("stop_after_train_exact needs path examples and a single process "
+                         f"(WORLD_SIZE={world}, configs {sorted(task.configs)})")
+    # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
+    training_args.setdefault("use_cpu", not torch.cuda.is_available())
+    batch = config.batch_size or math.ceil(len(train_ds) / world)
+    args = TrainingArguments(
+        output_dir=output_dir,
+        per_device_train_batch_size=batch,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type=config.lr_scheduler,
+        max_steps=config.max_steps,
+        logging_steps=max(1, min(config.eval_steps, 10)),
+        save_strategy="steps" if config.save_steps else "no",
+        save_steps=config.save_steps or config.max_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_drop_last=False,
+        ddp_find_unused_parameters=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=not progress,
+        **training_args,
+    )
+    collator = AnswerOnlyCollator(tok.pad_token_id)
+    created = not Path(output_dir).exists()
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (Path(output_dir) / METRICS_FILE).unlink(missing_ok=True)
+    else:  # drop metrics rows past the checkpoint: the resumed run writes them again
+        _truncate_metrics(Path(output_dir) / METRICS_FILE, _checkpoint_step(resume))
+    if args.process_index == 0:
+        (Path(output_dir) / RUN_FILE).write_text(json.dumps(run, indent=2))
+        (Path(output_dir) / "run_env.json").write_text(json.dumps({
+            "world_size": args.world_size, "device": str(args.device),
+            "dataset": str(dataset) if not isinstance(dataset, TaskData)
+            else task.metadata.get("source"),
+            "torch": torch.__version__, "num_threads": torch.get_num_threads()}, indent=2))
+    callback = GraphEvalCallback(task, config, tok, collator, output_dir)
+    callbacks = [callback, _RunFileCallback(run)]
+    if config.geometry_points and task.graph is not None:
+        from ..geometry import GeometryCallback, GeometryRecorder, record_schedule
+
+        if not resume:
+            (Path(output_dir) / "geometry.jsonl").unlink(missing_ok=True)
+        recorder = GeometryRecorder(task.graph, output_dir,
+                                    record_schedule(config.max_steps, config.geometry_points))
+        edges = task["edges"]["train"] if "edges" in task else None
+        callbacks.append(GeometryCallback(recorder, None if edges is None else (
+            lambda m: evaluate_edges(m, tok, edges, task.graph.num_nodes,
+                                     callback.edge_nodes))))
+    trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
+                           data_collator=collator, processing_class=tok, callbacks=callbacks)
+    t0 = time.perf_counter()
+    try:
+        trainer.train(resume_from_checkpoint=resume or None)
+    except NonFiniteLossError:
+        if created and args.process_index == 0:  # nothing worth keeping: the rerun starts clean
+            import shutil
+
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    if trainer.is_world_process_zero():
+        trainer.save_model(output_dir)
+        trainer.save_state()
+    history = [r for r in trainer.state.log_history if "step" in r and any(
+        k.startswith(("eval_", "edge_")) for k in r)]
+    final = history[-1] if history else {}
+    return TrainResult(output_dir=output_dir, final=final, history=history,
+                       train_seconds=seconds, model=trainer.model)
+
+
+def finish_run(result: TrainResult, task: TaskData, dataset_name: str,
+               geometry: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write the model card (``README.md``, with ``geometry``:
+    :func:`hf_geommem.geometry.geometry_summary` of the trained model) and ``report.md`` +
+    ``curves.png`` of a run."""
+    from ..cards import write_model_card, write_report
+
+    if result.model is None:
+        return
+    write_model_card(result.output_dir, result.final, task, dataset_name, result.model,
+                     result.train_seconds, geometry)
+    cfg = json.loads((Path(result.output_dir) / RUN_FILE).read_text())["config"]
+    write_report(result.output_dir, result.history,
+                 f"{cfg['model']} on {dataset_name} ({cfg['recipe']} recipe)",
+                 [f"Trained {cfg['max_steps']} steps in {result.train_seconds:.0f} s; chance "
+                  f"{100 * result.final.get('chance', float('nan')):.2f}%."])
+
+
+def last_complete_checkpoint(run_dir: str | os.PathLike) -> str | None:
+    """The newest ``checkpoint-N`` of ``run_dir`` whose trainer state and run file were written
+    (Trainer writes them last, so a checkpoint cut short by an interrupt lacks them and is
+    skipped)."""
+    best = None
+    for ck in Path(run_dir).glob("checkpoint-*"):
+        step = ck.name.split("-")[-1]
+        if step.isdigit() and (ck / "trainer_state.json").is_file() and \
+                (ck / RUN_FILE).is_file() and (best is None or int(step) > best[0]):
+            best = (int(step), str(ck))
+    return None if best is None else best[1]
+
+
+def _checkpoint_step(path: str | os.PathLike) -> int:
+    name = Path(path).name
+    return int(name.split("-")[-1]) if name.startswith("checkpoint-") else 0
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    if not path.is_file():
+        return
+    rows = [ln for ln in path.read_text().splitlines()
+            if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(r + "\n" for r in rows))
+
+
+def read_metrics(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of a run's ``metrics.jsonl``."""
+    path = Path(output_dir) / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist: not a training run folder")
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]

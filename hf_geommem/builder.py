@@ -279,6 +279,12 @@ _DESCRIPTIONS = {
 }
 
 
+def _describe(config: str, meta: dict) -> str:
+    if meta["task"] == "in_context_path_star":
+        return "a fresh random path-star per example, shuffled edge list in the prompt"
+    return _DESCRIPTIONS.get(config, "")
+
+
 def _write_card(task: TaskData, folder: Path) -> None:
     from datasets.info import DatasetInfosDict
     from datasets.splits import SplitDict, SplitInfo
@@ -334,7 +340,7 @@ def _size_category(n: int) -> str:
 def _card_body(task: TaskData) -> str:
     m = task.metadata
     rows = "\n".join(
-        f"| `{c}` | {s} | {n:,} | {_DESCRIPTIONS.get(c, '') if m['task'] != 'in_context_path_star' else 'a fresh random path-star per example, shuffled edge list in the prompt'} |"
+        f"| `{c}` | {s} | {n:,} | {_describe(c, m)} |"
         for c, splits in task.sizes().items() for s, n in splits.items()
     )
     params = json.dumps({k: v for k, v in m.items() if k not in ("configs",)}, indent=2)

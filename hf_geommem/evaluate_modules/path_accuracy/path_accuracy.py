@@ -33,7 +33,8 @@ Returns:
 Examples:
     >>> pa = evaluate.load("path/to/path_accuracy")
     >>> pa.compute(predictions=[[5, 3, 9]], references=[[5, 3, 8]])
-    {'exact_match': 0.0, 'first_token_decoded': 1.0, 'accuracy_position_0': 1.0, 'accuracy_position_1': 1.0, 'accuracy_position_2': 0.0, 'num_paths': 1}
+    {'exact_match': 0.0, 'first_token_decoded': 1.0, 'accuracy_position_0': 1.0,
+     'accuracy_position_1': 1.0, 'accuracy_position_2': 0.0, 'num_paths': 1}
 """
 
 

@@ -243,6 +243,7 @@ def train(
         raise
     seconds = time.perf_counter() - t0
     if trainer.is_world_process_zero():
+        _set_generation_defaults(trainer.model, task, tok)
         trainer.save_model(output_dir)
         trainer.save_state()
     history = [r for r in trainer.state.log_history if "step" in r and any(
@@ -250,6 +251,21 @@ def train(
     final = history[-1] if history else {}
     return TrainResult(output_dir=output_dir, final=final, history=history,
                        train_seconds=seconds, model=trainer.model)
+
+
+def _set_generation_defaults(model: Any, task: TaskData, tok: Any) -> None:
+    """Greedy decoding of one whole path as the saved model's default, so that
+    ``pipeline("text-generation", model=run)(prompt)`` returns what :func:`evaluate_paths`
+    scores (not 256 tokens past the position table)."""
+    gc = model.generation_config
+    gc.do_sample = False
+    gc.pad_token_id, gc.eos_token_id, gc.bos_token_id = (tok.pad_token_id, tok.eos_token_id,
+                                                         tok.bos_token_id)
+    if "paths" in task:
+        gc.max_new_tokens = max(len(t) for t in column(task["paths"]["test"], "target"))
+    else:  # edge memorization: one node per query
+        gc.max_new_tokens = 1
+    gc.max_length = None
 
 
 def finish_run(result: TrainResult, task: TaskData, dataset_name: str,

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
                     help="resume from CHECKPOINT (default: the last one in --out)")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    tr.add_argument("--report-to", default="none",
+                    help="Trainer loggers: none (default), tensorboard, wandb, all, ... (the "
+                         "task metrics and geometry scores go there too)")
     tr.set_defaults(func=_cmd_train)
 
     sub.add_parser("models", help="list the model presets").set_defaults(func=_cmd_models)
@@ -290,7 +293,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     task = load_task(args.dataset)
     try:
         result = train(task, args.out, config, resume_from_checkpoint=args.resume,
-                       overwrite=args.overwrite, init_model=args.init_model)
+                       overwrite=args.overwrite, init_model=args.init_model,
+                       report_to=args.report_to)
     except KeyboardInterrupt:
         from .training import last_complete_checkpoint
 

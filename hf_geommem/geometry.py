@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from transformers import TrainerCallback
 
 from .graphs import Graph
+from .training.callbacks import LoggingCallback
 from .metrics import (dirichlet_energy, geometric_level, leaf_first_hop, memory_verdict,
                       path_distance_matrix, spectral_profile, topk_edge_recovery)
 
@@ -95,9 +95,22 @@ class GeometryRecorder:
         return row
 
 
-class GeometryCallback(TrainerCallback):
+class GeometryCallback(LoggingCallback):
     """Trainer hook: at the recorder's steps, takes the node-token input embeddings (and,
-    with ``model_topk``, the model's own top-k edge recovery) and records them."""
+    with ``model_topk``, the model's own top-k edge recovery) and records them in
+    ``geometry.jsonl`` and, as ``geometry/<score>``, in the Trainer's logs.
+
+    Works in any ``transformers.Trainer`` whose model has one token per node after the
+    special tokens; call ``callback.attach(trainer)`` after building the Trainer so the scores
+    also reach its ``report_to`` trackers (without it they go to ``log_history`` only)::
+
+        recorder = GeometryRecorder(graph, "runs/mine", schedule=[0, 10, 100])
+        callback = GeometryCallback(recorder)
+        trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collate,
+                          callbacks=[callback])
+        callback.attach(trainer)
+        trainer.train()
+    """
 
     def __init__(self, recorder: GeometryRecorder,
                  model_topk: Callable[[Any], float] | None = None):
@@ -110,7 +123,9 @@ class GeometryCallback(TrainerCallback):
 
         X = node_embeddings(model, self.recorder.graph.num_nodes)
         topk = self.model_topk(model) if self.model_topk is not None else None
-        self.recorder(state.global_step, X, topk)
+        row = self.recorder(state.global_step, X, topk)
+        if row is not None:
+            self.log_row(state, {f"geometry/{k}": v for k, v in row.items() if k != "step"})
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if state.global_step == 0:

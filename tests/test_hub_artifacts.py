@@ -61,3 +61,86 @@ def test_pipeline_default_call_returns_the_scored_path(task, tmp_path):
     one.configs["paths"]["test"] = one["paths"]["test"].select([0])
     exact = evaluate_paths(res.model, tok, one["paths"]["test"])["exact"]
     assert exact == float(completion == row["completion"].split())
+
+
+def test_report_to_and_geometry_reach_the_loggers(task, tmp_path):
+    """Task metrics and GeometryCallback scores go through Trainer.log: log_history and every
+    logger's on_log (what TensorBoard / W&B integrations receive)."""
+    from transformers import TrainerCallback
+
+    seen = []
+
+    class Recorder(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            seen.append(dict(logs))
+
+    from hf_geommem.training import trainer as trainer_mod
+
+    orig = trainer_mod.GraphTrainer.__init__
+
+    def init(self, *a, **kw):
+        kw["callbacks"] = list(kw.get("callbacks", [])) + [Recorder()]
+        orig(self, *a, **kw)
+
+    trainer_mod.GraphTrainer.__init__ = init
+    try:
+        res = train(task, tmp_path / "r", TrainConfig(model="gpt2-tiny", max_steps=4,
+                                                     eval_steps=2, geometry_points=3),
+                    progress=False, report_to="none")
+    finally:
+        trainer_mod.GraphTrainer.__init__ = orig
+    keys = set().union(*seen)
+    assert {"eval_exact_path", "geometry/geometric_level", "geometry/navigation_accuracy"} <= keys
+    assert all(isinstance(v, (int, float)) for row in seen for v in row.values())
+    history = json.loads((tmp_path / "r/trainer_state.json").read_text())["log_history"]
+    assert any("geometry/spectral_top_mass" in r for r in history)
+    assert any("eval_per_position" in r for r in history)  # lists stay in log_history
+    assert [r["step"] for r in res.history] == [0, 2, 4]
+
+
+def test_report_to_flag_passes_through(task, tmp_path, capsys):
+    from hf_geommem.cli import main
+
+    out = tmp_path / "ds"
+    task.save_to_folder(out)
+    assert main(["train", "--dataset", str(out), "--model", "gpt2-tiny", "--out",
+                 str(tmp_path / "run"), "--max-steps", "2", "--eval-steps", "2",
+                 "--report-to", "none"]) == 0
+    args = json.loads((tmp_path / "run/trainer_state.json").read_text())
+    assert args["global_step"] == 2
+
+
+def test_geometry_callback_in_a_users_own_trainer(task, tmp_path):
+    """The README example: user model, user collator, our callback, plain Trainer."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+
+    from hf_geommem.geometry import GeometryCallback, GeometryRecorder, read_geometry
+
+    tok = task.tokenizer
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=16, n_embd=32,
+                                       n_layer=1, n_head=1))
+    rows = [tok(f"{r['prompt']} {r['completion']}")["input_ids"]
+            for r in task["edges"]["train"]]
+
+    def collate(batch):
+        ids = torch.tensor([b["ids"] for b in batch])
+        return {"input_ids": ids, "labels": ids}
+
+    from datasets import Dataset
+
+    ds = Dataset.from_dict({"ids": rows})
+    recorder = GeometryRecorder(task.graph, tmp_path / "mine", schedule=[0, 3, 6])
+    callback = GeometryCallback(recorder)
+    args = TrainingArguments(output_dir=str(tmp_path / "mine"), max_steps=6, report_to="none",
+                             per_device_train_batch_size=8, use_cpu=True,
+                             remove_unused_columns=False, save_strategy="no")
+    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collate,
+                      callbacks=[callback])
+    callback.attach(trainer)
+    trainer.train()
+    geo = read_geometry(tmp_path / "mine")
+    assert [r["step"] for r in geo] == [0, 3, 6]
+    assert all(-1 <= r["geometric_level"] <= 1 for r in geo)
+    logged = [r for r in trainer.state.log_history if "geometry/geometric_level" in r]
+    assert [r["step"] for r in logged] == [0, 3, 6]

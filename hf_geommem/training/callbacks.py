@@ -16,10 +16,39 @@ from .config import METRICS_FILE, RUN_FILE, TrainConfig
 from .data import AnswerOnlyCollator, column
 from .decoding import evaluate_edges, evaluate_paths
 
-__all__ = ["GraphEvalCallback"]
+__all__ = ["LoggingCallback", "GraphEvalCallback"]
 
 
-class GraphEvalCallback(TrainerCallback):
+class LoggingCallback(TrainerCallback):
+    """A callback whose rows reach the Trainer's loggers.
+
+    Once attached to its Trainer (:meth:`attach`; :class:`GraphTrainer` attaches its callbacks
+    itself) a row goes through ``Trainer.log``: into ``state.log_history`` *and* to every
+    ``report_to`` integration (TensorBoard, W&B, ...), which receive its numbers; lists and
+    strings are added to the ``log_history`` row only. Unattached, rows are appended to
+    ``state.log_history`` directly."""
+
+    trainer: Any = None
+
+    def attach(self, trainer: Any) -> "LoggingCallback":
+        self.trainer = trainer
+        return self
+
+    def log_row(self, state: Any, row: dict[str, Any]) -> None:
+        numbers = {k: v for k, v in row.items() if k != "step" and not isinstance(v, bool)
+                   and isinstance(v, (int, float))}
+        rest = {k: v for k, v in row.items() if k != "step" and k not in numbers}
+        if self.trainer is not None:
+            # Trainer.log clears control.should_log: keep the Trainer's own (loss) log due now
+            due = self.trainer.control.should_log
+            self.trainer.log(dict(numbers))
+            self.trainer.control.should_log = due
+            state.log_history[-1].update(rest)
+        else:
+            state.log_history.append({**numbers, **rest, "step": state.global_step})
+
+
+class GraphEvalCallback(LoggingCallback):
     """Evaluates the task every ``eval_steps`` (and at steps 0 and ``max_steps``) on the main
     process, appends the results to ``state.log_history`` and ``<output_dir>/metrics.jsonl``,
     and sets the staged recipe's phase on the collator."""
@@ -79,7 +108,7 @@ class GraphEvalCallback(TrainerCallback):
             if row.get("train_exact_path") == 1.0 else 0
         if k is not None and self._perfect_evals >= k and state.global_step > 0:
             row["stopped_by_rule"] = f"train exact-path 100% at {k} consecutive evaluations"
-        state.log_history.append(dict(row))
+        self.log_row(state, row)
         out = self.output_dir or args.output_dir
         with open(os.path.join(out, METRICS_FILE), "a") as f:
             f.write(json.dumps(row) + "\n")

@@ -181,6 +181,7 @@ def train(
                          f"(WORLD_SIZE={world}, configs {sorted(task.configs)})")
     # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
     training_args.setdefault("use_cpu", not torch.cuda.is_available())
+    training_args.setdefault("report_to", "none")  # e.g. "tensorboard", "wandb" (--report-to)
     batch = config.batch_size or math.ceil(len(train_ds) / world)
     args = TrainingArguments(
         output_dir=output_dir,
@@ -195,7 +196,6 @@ def train(
         save_steps=config.save_steps or config.max_steps,
         seed=config.seed,
         data_seed=config.seed,
-        report_to="none",
         remove_unused_columns=False,
         dataloader_drop_last=False,
         ddp_find_unused_parameters=False,

@@ -53,6 +53,12 @@ class GraphTrainer(Trainer):
       loss 0 instead of NaN.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for cb in self.callback_handler.callbacks:  # our callbacks log through the Trainer
+            if hasattr(cb, "attach"):
+                cb.attach(self)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
         if return_outputs or self.args.world_size > 1:

@@ -301,9 +301,13 @@ def _write_card(task: TaskData, folder: Path) -> None:
     for c, dd in task.configs.items():
         first = next(iter(dd.values()))
         info = DatasetInfo(features=first.features, config_name=c)
+        # as `datasets` counts them: num_bytes / dataset_size the Arrow data in memory,
+        # download_size the files
         info.splits = SplitDict({s: SplitInfo(name=s, num_examples=d.num_rows,
-                                              num_bytes=(folder / _parquet_name(c, s)).stat().st_size)
+                                              num_bytes=d.data.nbytes)
                                  for s, d in dd.items()})
+        info.dataset_size = sum(d.data.nbytes for d in dd.values())
+        info.download_size = sum((folder / _parquet_name(c, s)).stat().st_size for s in dd)
         infos[c] = info
     data = DatasetCardData(
         license="mit", pretty_name=_title(task), task_categories=["text-generation"],
@@ -471,6 +475,8 @@ def load_task(source: str | os.PathLike, configs: list[str] | None = None,
         g = meta["graph"]
         graph = graph_from_table(graph_dd["nodes"], g["family"], g["params"])
     meta = dict(meta, source=source)  # where it was loaded from (runs record it for plots)
+    if not local:
+        meta["hub_id"] = source  # model cards then name the Hub dataset
     return TaskData(configs=loaded, tokenizer=tok, graph=graph, metadata=meta)
 
 

@@ -66,16 +66,29 @@ def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, 
     cfg = run["config"]
     preset = PRESETS[cfg["model"]]
     task_name = task_meta.get("task", "graph")
-    results = [EvalResult(task_type="text-generation", task_name="path finding",
-                          dataset_type=dataset_name, dataset_name=dataset_name,
-                          dataset_config="paths", dataset_split="test",
-                          metric_type=key, metric_name=_METRIC_NAMES[key],
+    # Hub metric ids; chance is stated in the text, it is not a result of the model
+    hub_id = task_meta.get("hub_id")
+    dataset_type = hub_id or dataset_name
+    common = dict(task_type="text-generation", task_name="path finding",
+                  dataset_type=dataset_type, dataset_name=dataset_name,
+                  dataset_config="paths", dataset_split="test")
+    results = [EvalResult(**common, metric_type=metric, metric_name=_METRIC_NAMES[key],
                           metric_value=round(float(final[key]), 6))
-               for key in ("eval_exact_path", "eval_first_token", "chance") if key in final]
+               for key, metric in (("eval_exact_path", "exact_match"),
+                                   ("eval_first_token", "accuracy")) if key in final]
+    for part, scores in (geometry or {}).items():
+        for key in _GEOMETRY_NAMES:
+            if key in scores:
+                sc = scores[key]
+                results.append(EvalResult(
+                    **common, metric_type=key, metric_value=round(float(sc["value"]), 6),
+                    metric_name=f"{_GEOMETRY_NAMES[key]}, {part} (null 97.5%: "
+                                f"{sc['null_high']:.3f}, p {sc['p']:.3g})"))
     name = f"{cfg['model']}-{task_name}-{cfg['recipe']}"
     data = ModelCardData(library_name="transformers", license="mit", model_name=name,
                          tags=["hf_geommem", "graph-memorization", "synthetic", preset.arch],
-                         datasets=[dataset_name], pipeline_tag="text-generation",
+                         datasets=[hub_id] if hub_id else None,
+                         pipeline_tag="text-generation",
                          eval_results=results or None)
     table = "\n".join(f"| {_METRIC_NAMES[k]} | {_fmt(final[k])} |" for k in _METRIC_NAMES
                       if k in final)
@@ -88,6 +101,9 @@ def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, 
         data, template_str=template.read_text(), model_name=name, architecture=preset.arch,
         preset=cfg["model"], num_parameters=f"{num_parameters:,}", dataset_name=dataset_name,
         results_table=table or "| (no evaluation) | |",
+        dataset_note=(f"the Hub dataset [`{hub_id}`](https://huggingface.co/datasets/{hub_id})"
+                      if hub_id else f"the local dataset folder `{dataset_name}` (not pushed "
+                                     f"to the Hub)"),
         chance=_fmt(final.get("chance", float("nan"))), recipe=cfg["recipe"],
         path_loss=cfg["path_loss"], learning_rate=cfg["learning_rate"],
         weight_decay=cfg["weight_decay"], lr_scheduler=cfg["lr_scheduler"],

@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
                     help="resume from CHECKPOINT (default: the last one in --out)")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    tr.add_argument("--push", metavar="REPO", help="upload the finished run as model repo REPO")
+    tr.add_argument("--private", action="store_true", help="with --push: a private repo")
     tr.add_argument("--report-to", default="none",
                     help="Trainer loggers: none (default), tensorboard, wandb, all, ... (the "
                          "task metrics and geometry scores go there too)")
@@ -308,6 +310,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         finish_run(result, task, Path(args.dataset).name)
         _print_final(result.final)
         print(f"model, tokenizer, metrics.jsonl, README.md (card) and report.md in {args.out}")
+        if args.push:
+            from .training import push_run
+
+            print(f"pushed to {push_run(args.out, args.push, private=args.private)}")
     return 0
 
 

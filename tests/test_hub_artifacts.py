@@ -144,3 +144,38 @@ def test_geometry_callback_in_a_users_own_trainer(task, tmp_path):
     assert all(-1 <= r["geometric_level"] <= 1 for r in geo)
     logged = [r for r in trainer.state.log_history if "geometry/geometric_level" in r]
     assert [r["step"] for r in logged] == [0, 3, 6]
+
+
+def test_push_run_with_mocked_hub(task, tmp_path, capsys):
+    from unittest import mock
+
+    from hf_geommem.cli import main
+    from hf_geommem.training import push_run
+
+    data = tmp_path / "ds"
+    task.save_to_folder(data)
+    with mock.patch("huggingface_hub.HfApi") as api_cls:
+        api = api_cls.return_value
+        api.create_repo.return_value = "https://huggingface.co/me/run"
+        assert main(["train", "--dataset", str(data), "--model", "gpt2-tiny", "--out",
+                     str(tmp_path / "run"), "--max-steps", "2", "--eval-steps", "2",
+                     "--save-steps", "1", "--push", "me/run", "--private"]) == 0
+    api.create_repo.assert_called_once_with("me/run", repo_type="model", private=True,
+                                            exist_ok=True)
+    kw = api.upload_folder.call_args.kwargs
+    assert kw["folder_path"] == str(tmp_path / "run") and kw["repo_type"] == "model"
+    assert "checkpoint-*" in kw["ignore_patterns"]
+    assert "pushed to https://huggingface.co/me/run" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="not a finished hf_geommem run"):
+        push_run(tmp_path, "me/x")
+
+
+def test_dataset_card_sizes_as_datasets_counts_them(task, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    folder = task.save_to_folder(tmp_path / "ds")
+    info = {c["config_name"]: c for c in DatasetCard.load(folder / "README.md").data.dataset_info}
+    edges = info["edges"]
+    assert edges["splits"][0]["num_bytes"] == task["edges"]["train"].data.nbytes
+    assert edges["dataset_size"] == task["edges"]["train"].data.nbytes
+    assert edges["download_size"] == (folder / "edges/train-00000-of-00001.parquet").stat().st_size

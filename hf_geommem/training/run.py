@@ -23,7 +23,8 @@ from .data import AnswerOnlyCollator, column, tokenize_config
 from .decoding import evaluate_edges
 from .trainer import GraphTrainer, NonFiniteLossError
 
-__all__ = ["TrainResult", "train", "finish_run", "last_complete_checkpoint", "read_metrics"]
+__all__ = ["TrainResult", "train", "finish_run", "last_complete_checkpoint", "read_metrics",
+           "push_run"]
 
 
 @dataclass
@@ -40,7 +41,7 @@ class TrainResult:
 def _dataset_fingerprint(task: TaskData) -> str:
     """Hash of the task's metadata *and data*: every Arrow buffer of every config and split,
     so a resumed run refuses a dataset whose rows changed even if its sizes did not."""
-    meta = {k: v for k, v in task.metadata.items() if k not in ("version", "source")}
+    meta = {k: v for k, v in task.metadata.items() if k not in ("version", "source", "hub_id")}
     meta["sizes"] = task.sizes()
     h = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
     for name in sorted(task.configs):
@@ -318,3 +319,21 @@ def read_metrics(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} does not exist: not a training run folder")
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def push_run(run_dir: str | os.PathLike, repo_id: str, private: bool = False,
+             token: str | None = None, commit_message: str | None = None) -> str:
+    """Upload a finished run folder (model, tokenizer, generation config, card, metrics) as
+    model repo ``repo_id``; checkpoints stay local. Returns the repo URL."""
+    from huggingface_hub import HfApi
+
+    run_dir = Path(run_dir)
+    if not (run_dir / RUN_FILE).is_file() or not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a finished hf_geommem run (no "
+                                f"{RUN_FILE} or config.json)")
+    api = HfApi(token=token)
+    url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(run_dir), repo_id=repo_id, repo_type="model",
+                      ignore_patterns=["checkpoint-*", "checkpoint-*/**"],
+                      commit_message=commit_message or "Upload hf_geommem run")
+    return str(url)

@@ -7,8 +7,12 @@ import datasets
 import evaluate
 import numpy as np
 
-from hf_geommem.metrics import geometry_report
-from hf_geommem.metrics import prepare_representations
+try:
+    from hf_geommem.metrics import geometry_report
+    from hf_geommem.metrics import prepare_representations
+except ImportError as exc:
+    raise ImportError("the geometric_memory metric computes with hf_geommem: pip install "
+                      "hf-geommem") from exc
 
 _DESCRIPTION = """
 Scores how geometric a set of node representations is with respect to a graph (arXiv 2510.26745):

@@ -6,8 +6,7 @@ Graph-memorization tasks as Hugging Face datasets (:mod:`hf_geommem.graphs`,
 
 __version__ = "0.1.0"
 
-import importlib
-from typing import Any
+from .lazy import lazy_getattr
 
 # names load on first use: `import hf_geommem` (and the CLI's --help) stays cheap
 _WHERE = {
@@ -18,12 +17,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 __all__ = [
     "__version__",

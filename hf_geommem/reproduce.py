@@ -948,7 +948,10 @@ def _claim_details(results: dict, cid: str) -> list[str]:
                          f"{k['skewed_margin']:.3f} | {k['top1']:.2f} | "
                          f"{k['spectral_fraction']:.3f} | {k['verdict']} | {k['paper']} | "
                          f"{k['basis_dependent']} |")
-            L.append("")
+            L += ["", "Agreement (`studies.knob_agrees`): the paper's \"geometric\" admits our "
+                  "geometric and zig-zag verdicts (it counts the zig-zag code, neighbours "
+                  "anti-aligned, as a geometry that self-edges remove); \"geometric (no "
+                  "zig-zag)\" only geometric; \"weaker\" is our weakly geometric.", ""]
     if cid == "7":
         for r in R.get("node2vec", [])[:1]:
             L += ["| graph | top-eigenspace mass (null 97.5%) | geometric level | S_2 | "

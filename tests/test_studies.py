@@ -196,4 +196,11 @@ def test_knob_table_flags_basis_dependent_skewed_margin():
     rows = knob_study(steps=50, dim=16, n_null=40,
                       knobs={"default init, lr 1e-2": dict(init_std=0.02, lr=1e-2)})
     assert isinstance(rows[0]["basis_dependent"], bool)
-    assert rows[0]["agrees"] == (rows[0]["verdict"] == "geometric")
+    assert rows[0]["agrees"] == (rows[0]["verdict"] in ("geometric", "zig-zag"))
+    from hf_geommem.studies import knob_agrees
+
+    assert knob_agrees("zig-zag", "geometric") and not knob_agrees("zig-zag",
+                                                                    "geometric (no zig-zag)")
+    assert not knob_agrees("weakly geometric", "geometric")
+    with pytest.raises(ValueError, match="unknown paper verdict"):
+        knob_agrees("geometric", "weaker")

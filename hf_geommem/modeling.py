@@ -130,10 +130,8 @@ def build_model(
         with torch.no_grad():
             emb.weight.normal_(0.0, embedding_init_std)
         config.geommem_embedding_init_std = embedding_init_std
-    if freeze_embeddings:
+    if freeze_embeddings:  # untied: the separate unembedding stays trainable
         emb.weight.requires_grad_(False)
-        if not tie_embeddings:
-            pass  # the separate unembedding stays trainable: only the token code is frozen
     config.geommem_freeze_embeddings = freeze_embeddings
     return model
 

@@ -51,9 +51,10 @@ def paper_laplacian(graph: Graph) -> sp.csr_matrix:
 
 
 def combinatorial_laplacian(graph: Graph) -> sp.csr_matrix:
-    """``L = D - A`` as a sparse ``n x n`` matrix."""
-    a = graph.adjacency()
-    return (sp.diags(np.asarray(a.sum(axis=1)).ravel()) - a).tocsr()
+    """``L = D - A`` as a sparse ``n x n`` matrix (scipy's ``csgraph.laplacian``)."""
+    from scipy.sparse.csgraph import laplacian
+
+    return sp.csr_matrix(laplacian(graph.adjacency().astype(np.float64)))
 
 
 def group_eigenvalues(values: np.ndarray, tol: float = 1e-8) -> np.ndarray:

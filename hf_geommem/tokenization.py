@@ -26,7 +26,6 @@ __all__ = [
     "SEP",
     "GOAL",
     "node_token_ids",
-    "token_nodes",
     "vocab_strings",
     "join_token_text",
     "build_tokenizer",
@@ -45,12 +44,6 @@ def node_token_ids(nodes: np.ndarray | int) -> np.ndarray | int:
     if isinstance(nodes, int):
         return nodes + NUM_SPECIAL_TOKENS
     return np.asarray(nodes, dtype=np.int64) + NUM_SPECIAL_TOKENS
-
-
-def token_nodes(token_ids: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`node_token_ids`; special tokens map to ``-1``."""
-    t = np.asarray(token_ids, dtype=np.int64)
-    return np.where(t >= NUM_SPECIAL_TOKENS, t - NUM_SPECIAL_TOKENS, -1)
 
 
 def vocab_strings(num_nodes: int) -> pa.Array:

@@ -17,3 +17,15 @@ def cache_dir(tmp_path):
     d = tmp_path / "hf_cache"
     d.mkdir()
     return str(d)
+
+
+def assert_real_figure(path, min_colors: int = 8) -> None:
+    """A PNG that shows something: readable, a real size, and many distinct colours (a blank
+    or failed figure has one or two)."""
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    img = mpimg.imread(str(path))
+    assert img.ndim == 3 and img.shape[0] >= 200 and img.shape[1] >= 200, (path, img.shape)
+    colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) >= min_colors, (path, len(colours))

@@ -1,4 +1,5 @@
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,24 @@ def test_dataset_scripts_push_names(tmp_path):
         builder.materialize({"a": lambda: H.build_task("cycle", n=5),
                              "b": lambda: H.build_task("cycle", n=6)}, tmp_path, push="me/x")
     assert calls == ["me/x-a", "me/x-b"]
+
+
+@pytest.mark.parametrize("script,args,expect", [
+    ("path_star.py", ["--preset", "g5000_5"], {"path_star_g5000_5": 20_001}),
+    ("tree_star.py", ["--degree", "5", "--length", "4", "--pauses", "2"], None),
+    ("in_context.py", ["--degrees", "2", "3", "--num-train", "50", "--num-test", "10"], None),
+])
+def test_dataset_scripts(tmp_path, script, args, expect):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    subprocess.run([sys.executable, str(ROOT / "dataset_scripts" / script), *args, "--out",
+                    str(tmp_path)], capture_output=True, text=True, check=True, env=env)
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made, script
+    for name in made:
+        task = H.load_task(tmp_path / name)
+        if expect:
+            assert task.graph.num_nodes == expect[name]
+        elif script == "tree_star.py":
+            assert task.graph.num_nodes == 1 + 5 * (2 ** 3 - 1) and "paths" in task
+        else:
+            assert task.graph is None and task["paths"]["train"].num_rows == 50

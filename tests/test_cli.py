@@ -100,3 +100,24 @@ def test_demo_smoke_reports_geometry(tmp_path, capsys):
     report = (run / "report.md").read_text()
     assert "## Geometry of the trained embeddings" in report and "leaf_first_hop.png" in report
     assert "## Geometry of the memory" in (run / "README.md").read_text()
+
+
+def test_models_and_tiny_subcommands(tmp_path, capsys):
+    import json
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(p in out for p in ("gpt2-mid", "llama-small", "mamba-tiny", "linear-512"))
+    assert main(["tiny", "knobs", "--knob-steps", "30", "--null", "40", "--out",
+                 str(tmp_path / "k")]) == 0
+    knobs = json.loads((tmp_path / "k/tiny_study.json").read_text())["knobs"]
+    assert len(knobs) == 7 and all(r["verdict"] in ("geometric", "weakly geometric", "zig-zag",
+                                                    "associative") for r in knobs)
+    assert main(["tiny", "study", "--models", "laplacian,node2vec", "--null", "40", "--out",
+                 str(tmp_path / "s")]) == 0
+    study = json.loads((tmp_path / "s/tiny_study.json").read_text())["study"]
+    assert {(r["graph"], r["model"]) for r in study} == {
+        (g, m) for g in ("path_star_4_5", "grid_4x4", "cycle_15", "irregular16")
+        for m in ("laplacian", "node2vec")}
+    assert all(r["verdict"] == "geometric" for r in study if r["model"] == "laplacian")
+    assert (tmp_path / "s/figures/cycle_15_node2vec_dynamics.png").is_file()

@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import assert_real_figure
 import torch
 
 from hf_geommem import build_task
@@ -249,7 +250,7 @@ def test_ablation_curve_and_figure(task, geometric_model, tmp_path):
     assert [r["k"] for r in rows] == [1, 16]
     assert rows[1]["geo_v1"] == 0.0 and rows[1]["null_v1_mean"] > 0.5
     path = iv.plot_ablation_curve(rows, tmp_path / "curve.png", "test")
-    assert path.is_file() and path.stat().st_size > 1000
+    assert_real_figure(path)
 
 
 def test_pack_stand_in_on_the_hand_model(task, geometric_model, lookup_model):

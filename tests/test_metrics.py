@@ -141,7 +141,10 @@ def test_null_fields_and_determinism():
     X = np.random.default_rng(1).standard_normal((10, 3))
     a, b = M.geometric_level(X, g, seed=3), M.geometric_level(X, g, seed=3)
     assert a.as_dict() == b.as_dict() and a.n_null == 100
-    assert a.null_low <= a.null_mean <= a.null_high and 0 < a.p <= 1
+    null = a.details["null"]
+    assert a.null_low <= a.null_mean <= a.null_high
+    assert a.p == pytest.approx((1 + (null >= a.value).sum()) / (len(null) + 1))
+    assert a.p_opposite == pytest.approx((1 + (null <= a.value).sum()) / (len(null) + 1))
     assert M.geometric_level(X, g, n_null=0).n_null == 0
 
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -372,3 +373,28 @@ def test_gradient_accumulation_matches_the_big_batch(task, tmp_path, preset):
         models.append(res.model)
     for (k, a), (_, b) in zip(models[0].state_dict().items(), models[1].state_dict().items()):
         assert torch.allclose(a, b, atol=1e-6), k
+
+
+@pytest.mark.parametrize("preset", ["llama-tiny", "mamba-tiny"])
+def test_llama_and_mamba_train_a_few_steps(task, tmp_path, preset):
+    res = train(task, tmp_path / preset, TrainConfig(model=preset, max_steps=6, eval_steps=3,
+                                                      learning_rate=1e-2), progress=False)
+    assert [r["step"] for r in res.history] == [0, 3, 6]
+    losses = [r["loss"] for r in json.loads((tmp_path / preset / "trainer_state.json")
+                                            .read_text())["log_history"] if "loss" in r]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0] + 1e-6
+
+
+def test_reverse_paths_and_mini_batches(tmp_path):
+    rev = H.build_task("path_star", degree=8, length=3, seed=0,
+                       paths=H.PathTaskConfig(direction="reverse"))
+    row = rev["paths"]["test"][0]
+    assert row["target"][0] == row["source"]  # leaf first: the easy direction
+    res = train(rev, tmp_path / "rev", TrainConfig(model="gpt2-tiny", max_steps=80,
+                                                   eval_steps=80, learning_rate=1e-2,
+                                                   batch_size=8), progress=False)
+    # mini-batches of 8 examples (the last one of an epoch shorter): 16 epochs of 38 examples
+    state = json.loads((tmp_path / "rev/trainer_state.json").read_text())
+    n = rev["edges"]["train"].num_rows + rev["paths"]["train"].num_rows
+    assert state["global_step"] == 80 and state["epoch"] == 80 // -(-n // 8)  # 5 batches/epoch
+    assert res.final["train_exact_path"] > 0.5  # the reverse paths are being learned

@@ -13,6 +13,9 @@ from .nulls import Score, _with_null
 
 __all__ = ["leaf_first_hop", "path_distance_matrix"]
 
+# the null's leaf sample draws from its own stream, apart from the permutations' (seed)
+_QUERY_SEED_OFFSET = 1
+
 
 def _arms(g: Graph, arms: np.ndarray | None) -> np.ndarray:
     g.require_rooted("this score")
@@ -65,7 +68,7 @@ def leaf_first_hop(X: Any, graph: Any, arms: np.ndarray | None = None, n_null: i
     details = {"diag_distance": 1 - diag, "offdiag_distance": 1 - off, "gap": diag - off,
                "heatmap": 1 - Xn[leaves[:h]] @ Xn[firsts[target[:h]]].T, "num_arms": d,
                "num_first_hops": int(len(firsts))}
-    rng = np.random.default_rng(seed + 1)
+    rng = np.random.default_rng(seed + _QUERY_SEED_OFFSET)
     q = min(null_queries, d)
 
     def draw(p: np.ndarray) -> float:

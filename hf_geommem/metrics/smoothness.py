@@ -18,6 +18,10 @@ from ..spectral import (
 from .inputs import _check_int, _inputs, _undirected_pairs, _unit_rows
 from .nulls import Score, _edge_dot_null, _with_null
 
+# eigenpairs asked of ARPACK beyond the k + 1 needed, so the k-th eigenvalue's whole eigenspace
+# (a few degenerate vectors) is usually inside the computed ones
+_ARPACK_SPARE = 8
+
 __all__ = ["geometric_level", "dirichlet_energy", "spectral_energy_fraction",
            "spectral_profile", "distance_correlation"]
 
@@ -84,7 +88,7 @@ def spectral_energy_fraction(X: Any, graph: Any, k: int = 10, n_null: int = 100,
     if n <= DENSE_LIMIT:
         basis = smallest_eigenvectors(lap)
     else:
-        basis = smallest_eigenvectors(lap, k=min(n - 2, k + 1 + 8))
+        basis = smallest_eigenvectors(lap, k=min(n - 2, k + 1 + _ARPACK_SPARE))
     # the constant vector lies in the null space: Xc is orthogonal to it, so keeping the whole
     # zero eigenspace plus the next eigenvalues gives exactly k non-trivial directions
     cut = min(k + 1, len(basis.values))

@@ -23,6 +23,9 @@ from .data import AnswerOnlyCollator, column, tokenize_config
 from .decoding import evaluate_edges
 from .trainer import GraphTrainer, NonFiniteLossError
 
+MIN_POSITIONS = 64  # position table of a fresh GPT-2 / Llama preset, at least
+POSITION_MARGIN = 8  # spare positions beyond the longest example (a few extra decode steps)
+
 __all__ = ["TrainResult", "train", "finish_run", "last_complete_checkpoint", "read_metrics",
            "push_run"]
 
@@ -152,7 +155,8 @@ def train(
         run["config"].update(model=preset, tie_embeddings=bool(mc.tie_word_embeddings),
                              embedding_init_std=getattr(mc, "geommem_embedding_init_std", None))
     else:
-        model = build_model(config.model, len(tok), max_positions=max(64, max_len + 8),
+        model = build_model(config.model, len(tok),
+                            max_positions=max(MIN_POSITIONS, max_len + POSITION_MARGIN),
                             pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
                             eos_token_id=tok.eos_token_id, tie_embeddings=config.tie_embeddings,
                             freeze_embeddings=config.freeze_embeddings,

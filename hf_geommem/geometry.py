@@ -4,9 +4,9 @@
 the model's top-k edge recovery) and it appends a row to ``<out>/geometry.jsonl`` and saves the
 embeddings as ``<out>/geometry/step_<step>.npy``. :class:`GeometryCallback` plugs it into
 ``transformers.Trainer``; :func:`hf_geommem.node2vec.train_node2vec` takes it as ``callback``.
-The rows hold: geometric level and spectral-profile top mass (with null z), top-k edge recovery
-(model logits or embedding dot products) and, on path-stars, navigation accuracy: the
-"associative vs geometric memorization" curves of any run.
+The rows hold: geometric level, Dirichlet energy and spectral-profile top mass (with null z),
+top-k edge recovery (model logits or embedding dot products) and, on path-stars, navigation
+accuracy: the "associative vs geometric memorization" curves of any run.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ class GeometryRecorder:
             row.update(geometric_level=gl.value, geometric_level_z=gl.z)
         except ValueError as exc:  # e.g. a zero-norm row at init
             row["geometric_level_error"] = str(exc)
+        de = dirichlet_energy(X, g, self.n_null, self.seed)
+        row.update(dirichlet_energy=de.value, dirichlet_energy_z=de.z)
         sp = spectral_profile(X, g, n_null=self.n_null, seed=self.seed)
         row.update(spectral_top_mass=sp.value, spectral_top_mass_z=sp.z,
                    spectral_profile=[float(x) for x in sp.details["profile"][:16]])

@@ -195,6 +195,7 @@ def plot_geometry_curves(rows: list[dict[str, Any]], path: str | Path, title: st
     _plot_series(ax, rows, [max(r["step"], 0.5) for r in rows],  # step 0 on a log axis
                  (("topk_edge_recovery", "top-k edge recovery (associative)"),
                   ("geometric_level", "geometric level"),
+                  ("dirichlet_energy", "Dirichlet energy (1 = chance, lower = smoother)"),
                   ("spectral_top_mass", "spectral top mass"),
                   ("navigation_accuracy", "navigation accuracy")))
     ax.set_xscale("log")

@@ -287,8 +287,9 @@ def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
                             path_matrix=geo["embedding"]["path_matrix"])
         if spec.config.get("geometry_points"):
             out["geometry_curve"] = [
-                {k: r[k] for k in ("step", "geometric_level", "navigation_accuracy",
-                                   "spectral_top_mass") if k in r}
+                {k: r[k] for k in ("step", "geometric_level", "dirichlet_energy",
+                                   "navigation_accuracy", "spectral_top_mass",
+                                   "topk_edge_recovery") if k in r}
                 for r in read_geometry(run_dir)]
         finish_run(res, task, f"G({spec.data['degree']},{spec.data['length']})",
                    geometry=out["geometry"])
@@ -674,28 +675,40 @@ def _environment(device: str) -> dict[str, Any]:
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "packages": versions}
 
 
-def _step_probe(spec: RunSpec, steps: int = 3) -> dict[str, Any]:
-    """Size of a training run and seconds per optimizer step measured on this device with a
-    few real steps (for ``--dry-run``)."""
+def _step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
+    """Size of a training run and seconds per optimizer step, measured on this device over
+    ``steps`` real steps after one warm-up step (for ``--dry-run``)."""
     import math
     import tempfile
 
+    from transformers import TrainerCallback
+
     from .training import TrainConfig, train
 
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.times: list[float] = []
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.times.append(time.perf_counter() - self.t0)
+
+    timer = StepTimer()
     with tempfile.TemporaryDirectory() as tmp:
         task = _task_for(spec, Path(tmp) / "data")
-        n_examples = sum(task[c]["train"].num_rows for c in ("edges", "paths") if c in task
-                         and "train" in task[c])
-        if spec.config.get("recipe") == "edges":
-            n_examples = task["edges"]["train"].num_rows
+        recipe = spec.config.get("recipe", "mixed")
+        n_examples = sum(task[c]["train"].num_rows for c in ("edges", "paths")
+                         if c in task and (recipe != "edges" or c == "edges"))
         cfg = {k: v for k, v in spec.config.items()
                if k not in ("geometry_points", "save_steps", "stop_after_train_exact")}
-        cfg.update(max_steps=steps + 1, eval_steps=10 ** 9)
-        t0 = time.perf_counter()
-        res = train(task, Path(tmp) / "run", TrainConfig(**cfg), overwrite=True,
-                    progress=False)
-        del t0
-        per_step = res.train_seconds / (steps + 1)
+        # evaluation capped: the probe times training steps, not the step-0 evaluation
+        cfg.update(max_steps=steps + 1, eval_steps=10 ** 9, eval_max_test_arms=8,
+                   eval_max_train_arms=8, eval_max_edge_nodes=8)
+        train(task, Path(tmp) / "run", TrainConfig(**cfg), overwrite=True, progress=False,
+              callbacks=[timer])
+    per_step = float(np.mean(timer.times[1:]))  # the first step warms up
     batch = spec.config.get("batch_size") or n_examples
     return {"nodes": task.graph.num_nodes if task.graph is not None else None,
             "examples": n_examples, "steps": spec.config["max_steps"],

@@ -93,6 +93,7 @@ def train(
     overwrite: bool = False,
     init_model: str | None = None,
     progress: bool = True,
+    callbacks: list[Any] | None = None,
     **training_args: Any,
 ) -> TrainResult:
     """Train a preset on a task folder (or a loaded :class:`TaskData`) and save everything.
@@ -105,6 +106,7 @@ def train(
     Args:
         init_model: start from this saved model instead of a fresh preset (its vocabulary must
             cover the dataset's).
+        callbacks: extra ``TrainerCallback`` objects (after ours).
         training_args: extra ``TrainingArguments`` fields (e.g. ``ddp_backend="gloo"``).
     """
     import time
@@ -223,6 +225,7 @@ def train(
             else task.metadata.get("source"),
             "torch": torch.__version__, "num_threads": torch.get_num_threads()}, indent=2))
     callback = GraphEvalCallback(task, config, tok, collator, output_dir)
+    extra_callbacks = list(callbacks or [])
     callbacks = [callback, _RunFileCallback(run)]
     if config.geometry_points and task.graph is not None:
         from ..geometry import GeometryCallback, GeometryRecorder, record_schedule
@@ -236,7 +239,8 @@ def train(
             lambda m: evaluate_edges(m, tok, edges, task.graph.num_nodes,
                                      callback.edge_nodes))))
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
-                           data_collator=collator, processing_class=tok, callbacks=callbacks)
+                           data_collator=collator, processing_class=tok,
+                           callbacks=callbacks + extra_callbacks)
     t0 = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=resume or None)

@@ -46,7 +46,8 @@ def add(grid: str, name: str, **spec) -> None:
 # ---- the sweep as run (docs/sweep_llama_mamba.md has the measured numbers) ----
 _L600 = dict(degree=600, weight_decay=1.0, max_steps=80)          # recommended llama-small
 _M600 = dict(model="mamba-small", degree=600, batch_size=256, weight_decay=1.0,
-             lr_scheduler="cosine", warmup_ratio=0.05, max_steps=600, eval_steps=30)  # mamba
+             lr_scheduler="cosine", warmup_ratio=0.05, max_steps=600, eval_steps=30)
+_MREC = {**_M600, "max_steps": 1200, "eval_steps": 60}             # recommended mamba-small
 from_sweep: list[tuple[str, str, dict]] = [
     ("llama", "L01_base", dict()),
     ("llama", "L02_wd0.1", dict(weight_decay=0.1)),
@@ -64,13 +65,16 @@ from_sweep: list[tuple[str, str, dict]] = [
     ("mamba", "M04_g600_wd3_cos", {**_M600, "weight_decay": 3.0, "max_steps": 900,
                                    "eval_steps": 50}),
     ("mamba", "M05_g600_p0_wd1_cos", {**_M600, "pauses": 0}),
-    ("mamba", "M06_g600_wd1_cos1200", {**_M600, "max_steps": 1200, "eval_steps": 60}),
+    ("mamba", "M02_g600_bs256_wd1_cos", {**_M600, "seed": 0}),
+    ("mamba", "M02_s1", {**_M600, "seed": 1}),
+    ("mamba", "M02_s2", {**_M600, "seed": 2}),
+    # seed 0 of the recommended llama setting: the docs report L09 (same curve, 120 steps)
     ("recommended", "L_rec_s0", {**_L600, "seed": 0}),
-    ("recommended", "M02_g600_bs256_wd1_cos", {**_M600, "seed": 0}),
+    ("recommended", "M06_g600_wd1_cos1200", {**_MREC, "seed": 0}),
     ("robust", "L10_g600_wd1_s1", {**_L600, "seed": 1}),
     ("robust", "L11_g600_wd1_s2", {**_L600, "seed": 2}),
-    ("robust", "M02_s1", {**_M600, "seed": 1}),
-    ("robust", "M02_s2", {**_M600, "seed": 2}),
+    ("robust", "M06_s1", {**_MREC, "seed": 1}),
+    ("robust", "M06_s2", {**_MREC, "seed": 2}),
 ]
 
 

@@ -151,8 +151,8 @@ PRESETS: dict[str, Preset] = {
         node2vec=dict(epochs=300, dim=16), knobs=dict(steps=100, dim=32), probe=None,
         gpt2_seeds=2, geometry_null=40),
     "cpu": Preset(
-        "cpu", "CPU scale: 2-layer width-128 models on G(300,5) with 2 pause tokens "
-               "(<= 45 min on one core)",
+        "cpu", "CPU scale: 2-layer width-128 models with 2 pause tokens, GPT-2 and the "
+               "controls on G(300,5), Llama and Mamba on G(600,5) (<= 45 min on one core)",
         graph=dict(degree=300, length=5, pauses=2),
         models={"gpt2": _gpt2(120, 10, geometry_points=12),
                 # docs/sweep_llama_mamba.md: on G(600,5) (more arms) Llama with weight decay 1.0

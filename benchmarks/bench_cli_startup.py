@@ -29,12 +29,13 @@ COMMANDS = {
 }
 
 
-def _run(args: list[str], env: dict, importtime: bool) -> tuple[float, str]:
+def _run(args: list[str], env: dict, importtime: bool, cwd: str) -> tuple[float, str]:
     cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + \
         ["-c", "import sys; from hf_geommem.cli import main; sys.exit(main(sys.argv[1:]))",
          *args]
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    # cwd outside any checkout: `python -c` puts the cwd first on sys.path
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd)
     return time.perf_counter() - t0, out.stderr
 
 
@@ -60,8 +61,8 @@ def main() -> None:
         print(f"{'command':22s} {'median wall s':>14s} {'import time s (all)':>20s}")
         for name, argv in COMMANDS.items():
             argv = [a.replace("{tmp}", tmp) for a in argv]
-            walls = [_run(argv, env, False)[0] for _ in range(args.repeat)]
-            _, log = _run(argv, env, True)
+            walls = [_run(argv, env, False, tmp)[0] for _ in range(args.repeat)]
+            _, log = _run(argv, env, True, tmp)
             print(f"{name:22s} {statistics.median(walls):14.3f} "
                   f"{_total_import_us(log) / 1e6:20.3f}")
 

@@ -486,7 +486,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from .modeling import PRESETS
+    from .presets import PRESETS  # plain data: no torch import to list names
 
     for p in PRESETS.values():
         print(f"{p.name:16s} {p.arch:7s} layers={p.num_layers:<3d} width={p.width:<4d} "

@@ -121,3 +121,21 @@ def test_models_and_tiny_subcommands(tmp_path, capsys):
         for m in ("laplacian", "node2vec")}
     assert all(r["verdict"] == "geometric" for r in study if r["model"] == "laplacian")
     assert (tmp_path / "s/figures/cycle_15_node2vec_dynamics.png").is_file()
+
+
+def test_parser_and_models_import_no_heavy_modules(tmp_path):
+    """--help, argument errors and `models` answer without importing torch, transformers or
+    datasets (benchmarks/bench_cli_startup.py times them)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\n"
+            "from hf_geommem.cli import build_parser, main\n"
+            "build_parser()\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['models'])\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

@@ -19,6 +19,14 @@ _WHERE = {
 
 __getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
+# `import transformers; import hf_geommem` registers the linear network with the Auto classes
+# (free once transformers is loaded); without transformers loaded, `import hf_geommem` stays light
+# and saved linear models load anyway with trust_remote_code=True (their code ships with them)
+import sys as _sys  # noqa: E402
+
+if "transformers" in _sys.modules:
+    from . import linear_memory as _linear_memory  # noqa: E402,F401
+
 __all__ = [
     "__version__",
     "Graph",

@@ -733,10 +733,12 @@ def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | No
     device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     if dry_run:
         extra = PAPER_EXTRA if preset == "paper" else []
-        rows = []
+        rows, probed = [], {}
         for spec in tqdm([r for r in runs + extra if r.kind == "train"], desc="probing steps",
                          unit="run", disable=not progress):
-            est = _step_probe(spec)
+            # seeds change ids and init, not the cost of a step: probe each setting once
+            same = json.dumps([spec.data, spec.config], sort_keys=True)
+            est = probed[same] if same in probed else probed.setdefault(same, _step_probe(spec))
             rows.append({"run": spec.folder, "model": spec.config["model"],
                          "data": spec.data, **est})
             log(f"{spec.name:16s} {spec.config['model']:14s} nodes {est['nodes']} examples "

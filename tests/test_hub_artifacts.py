@@ -179,3 +179,16 @@ def test_dataset_card_sizes_as_datasets_counts_them(task, tmp_path):
     assert edges["splits"][0]["num_bytes"] == task["edges"]["train"].data.nbytes
     assert edges["dataset_size"] == task["edges"]["train"].data.nbytes
     assert edges["download_size"] == (folder / "edges/train-00000-of-00001.parquet").stat().st_size
+
+
+def test_import_hf_geommem_registers_the_linear_network(tmp_path):
+    """`from transformers import ...; import hf_geommem` is enough for the Auto classes."""
+    code = ("from transformers import AutoConfig, AutoModelForCausalLM\n"
+            "import hf_geommem\n"
+            "c = AutoConfig.for_model('geommem_linear', vocab_size=12, hidden_size=4)\n"
+            "print(type(AutoModelForCausalLM.from_config(c)).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "LinearMemoryForCausalLM"

@@ -109,3 +109,16 @@ def test_plan_seeds():
     runs = RP.plan("cpu", ["1"], 2)
     assert [r.name for r in runs].count("llama") == 2
     assert len({r.seed for r in runs if r.name == "gpt2"}) == 2
+
+
+def test_dry_run_plans_and_times_without_training_runs(tmp_path, capsys):
+    out = tmp_path / "plan"
+    assert main(["reproduce", "--preset", "smoke", "--out", str(out), "--dry-run", "--claims",
+                 "1,2"]) == 0
+    printed = capsys.readouterr().out
+    lines = [ln for ln in printed.splitlines() if "s/step on" in ln]
+    # one line per planned training run (gpt2 x2, llama, mamba, in_context), each with a size,
+    # steps and a measured time; the runs are not trained and nothing is written
+    assert len(lines) == 5 and all(" steps " in ln and " h" in ln for ln in lines)
+    assert "total estimate for the training runs" in printed
+    assert not out.exists()

@@ -696,11 +696,19 @@ def _step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
             self.times.append(time.perf_counter() - self.t0)
 
     timer = StepTimer()
+    n_examples = None
+    if spec.data.get("in_context"):
+        # a step costs the same on fewer examples: time it on a few batches' worth (building
+        # and tokenizing 200,000 in-context examples takes more memory than this probe needs)
+        n_examples = spec.data["num_train"]
+        spec = RunSpec(spec.name, spec.kind, {**spec.data, "num_train": min(
+            spec.data["num_train"], 8 * (spec.config.get("batch_size") or 1024)),
+            "num_test": 16}, spec.config, spec.seed)
     with tempfile.TemporaryDirectory() as tmp:
         task = _task_for(spec, Path(tmp) / "data")
         recipe = spec.config.get("recipe", "mixed")
-        n_examples = sum(task[c]["train"].num_rows for c in ("edges", "paths")
-                         if c in task and (recipe != "edges" or c == "edges"))
+        n_examples = n_examples or sum(task[c]["train"].num_rows for c in ("edges", "paths")
+                                       if c in task and (recipe != "edges" or c == "edges"))
         cfg = {k: v for k, v in spec.config.items()
                if k not in ("geometry_points", "save_steps", "stop_after_train_exact")}
         # evaluation capped: the probe times training steps, not the step-0 evaluation

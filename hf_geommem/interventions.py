@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .metrics import ALPHA, binomial_p, significant
+from .metrics import ALPHA, binomial_p, permutation_p, significant
 from .tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKEN_IDS
 
 __all__ = [
@@ -358,11 +358,6 @@ def _replace_edit(table: dict[int, np.ndarray], vocab: int, device: Any) -> Edit
     return edit
 
 
-def _perm_p(value: float, null: np.ndarray) -> float:
-    """One-sided permutation p of ``value`` against null draws (larger is more extreme)."""
-    return float((1 + np.sum(null >= value - 1e-12)) / (1 + len(null)))
-
-
 def _prepare(model: Any, task: Any, layer: int):
     ds, arms, chance = _held_out(task)
     tok = task.tokenizer
@@ -445,7 +440,7 @@ def ablation_test(model: Any, task: Any, k: int | None = None, n_null: int = 100
         drops = base[key] - res["null"][key]
         drop = out[f"drop_{key}"]
         if n_null:
-            p = _perm_p(drop, drops)
+            p = permutation_p(drop, drops, tol=1e-12)
             out[f"null_drop_{key}_mean"] = float(drops.mean())
             out[f"null_drop_{key}_q975"] = float(np.quantile(drops, 1 - ALPHA))
         else:
@@ -556,7 +551,7 @@ def stand_in_test(model: Any, task: Any, n_null: int = 100, seed: int = 0, layer
     out["random_v1_decoded_mean"] = float(np.mean(rand_dec)) if n_null else float("nan")
     for name in ("centroid", "middle"):
         v = out[f"{name}_v1"]
-        p = _perm_p(v, rv) if n_null else float("nan")
+        p = permutation_p(v, rv, tol=1e-12) if n_null else float("nan")
         pc = binomial_p(int(round(v * m)), m, chance)
         out[f"p_{name}_vs_random"] = p
         out[f"p_{name}_vs_chance"] = pc
@@ -730,7 +725,7 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
     rv = np.asarray(rand)
     out["random_acc_mean"] = float(rv.mean()) if n_null else float("nan")
     out["random_acc_q975"] = float(np.quantile(rv, 1 - ALPHA)) if n_null else float("nan")
-    p = _perm_p(out["centroid_acc"], rv) if n_null else float("nan")
+    p = permutation_p(out["centroid_acc"], rv, tol=1e-12) if n_null else float("nan")
     pc = binomial_p(int(round(out["centroid_acc"] * len(qs))), len(qs), out["chance"])
     out["p_centroid_vs_random"] = p
     out["p_centroid_vs_chance"] = pc

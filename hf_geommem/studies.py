@@ -140,11 +140,12 @@ def score_memory(X: np.ndarray, graph: Graph, logits: np.ndarray | None = None,
     gl = geometric_level(X, graph, n_null, seed)
     sk = spectral_energy_fraction(X, graph, k=k, n_null=n_null, seed=seed)
     sp = spectral_profile(X, graph, n_null=n_null, seed=seed)
+    verdict = memory_verdict(gl, sk)
     return {"topk_recovery": rec, "geometric_level": gl.value, "geometric_level_null_high":
             gl.null_high, "spectral_fraction": sk.value, "spectral_fraction_null_high":
             sk.null_high, "spectral_top_mass": sp.value, "spectral_top_mass_null_high":
-            sp.null_high, "geometric": bool(gl.significant and sk.significant),
-            "verdict": memory_verdict(gl, sk), "profile": sp.details["profile"],
+            sp.null_high, "verdict": verdict, "geometric": verdict == "geometric",
+            "profile": sp.details["profile"],
             "spectrum": sp.details["spectrum"]}
 
 

@@ -28,7 +28,7 @@ name is importable from ``hf_geommem.metrics``.
 
 from .inputs import as_graph, as_representations, prepare_representations
 from .margins import edge_margin, skewed_low_rank_margin
-from .nulls import ALPHA, Score, binomial_p, significant
+from .nulls import ALPHA, Score, binomial_p, permutation_p, significant
 from .pathstar import leaf_first_hop, path_distance_matrix
 from .recovery import (edge_recovery_from_topk, knn_edge_recall, link_prediction_auc,
                        topk_edge_recovery)
@@ -41,6 +41,7 @@ __all__ = [
     "ALPHA",
     "significant",
     "binomial_p",
+    "permutation_p",
     "memory_verdict",
     "VERDICTS",
     "as_graph",

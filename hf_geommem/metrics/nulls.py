@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["ALPHA", "significant", "binomial_p", "Score"]
+__all__ = ["ALPHA", "significant", "binomial_p", "permutation_p", "Score"]
 
 
 ALPHA = 0.025
@@ -24,6 +24,16 @@ def significant(p: float) -> bool:
     """The library's significance rule: ``p <= ALPHA`` (NaN, i.e. no test, is never
     significant)."""
     return bool(p <= ALPHA)
+
+
+def permutation_p(value: float, null: np.ndarray, higher: bool = True, tol: float = 0.0
+                  ) -> float:
+    """One-sided permutation p-value ``(1 + #{null at least as extreme}) / (len(null) + 1)``;
+    ``higher``: larger is more extreme; ``tol``: null values within ``tol`` of ``value`` count
+    as ties (for values computed by different float paths)."""
+    null = np.asarray(null, dtype=np.float64)
+    more = (null >= value - tol) if higher else (null <= value + tol)
+    return float((1 + more.sum()) / (len(null) + 1))
 
 
 def binomial_p(successes: int, trials: int, chance: float) -> float:
@@ -113,10 +123,8 @@ def _with_null(name: str, value: float, draw: Callable[[np.ndarray], float], n: 
     diff = score.value - score.null_mean
     score.z = float(diff / score.null_std) if score.null_std > 0 else (
         0.0 if diff == 0 else float(np.sign(diff)) * float("inf"))
-    above, below = (null >= score.value).sum(), (null <= score.value).sum()
-    more, less = (above, below) if higher else (below, above)
-    score.p = float((1 + more) / (n_null + 1))
-    score.p_opposite = float((1 + less) / (n_null + 1))
+    score.p = permutation_p(score.value, null, higher)
+    score.p_opposite = permutation_p(score.value, null, not higher)
     score.details["null"] = null
     return score
 

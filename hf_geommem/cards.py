@@ -6,11 +6,11 @@ from __future__ import annotations
 import importlib.resources
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 from .modeling import PRESETS
 
-__all__ = ["model_card", "write_model_card", "write_report"]
+__all__ = ["markdown_table", "model_card", "write_model_card", "write_report"]
 
 _METRIC_NAMES = {
     "eval_exact_path": "held-out exact-path accuracy",
@@ -19,6 +19,18 @@ _METRIC_NAMES = {
     "edge_topk_recovery": "top-k edge recovery",
     "chance": "chance (1/d)",
 }
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """The lines of a markdown table: ``header``, the separator, then one line per row (cells
+    formatted with ``str``). A row whose length differs from the header's raises ``ValueError``."""
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} cells, expected {len(header)} (the "
+                             f"header's {list(header)})")
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
+    return lines
 
 
 def _fmt(v: Any) -> str:
@@ -39,15 +51,14 @@ def geometry_section(geometry: dict[str, dict[str, Any]] | None) -> str:
         return "Not measured for this run."
     from .metrics import ALPHA
 
-    lines = ["| matrix | score | value | null mean | null 2.5-97.5% | p | significant |",
-             "|---|---|---|---|---|---|---|"]
-    for part, scores in geometry.items():
-        for key, name in _GEOMETRY_NAMES.items():
-            if key in scores:
-                s = scores[key]
-                lines.append(f"| {part} | {name} | {s['value']:.3f} | {s['null_mean']:.3f} | "
-                             f"{s['null_low']:.3f}-{s['null_high']:.3f} | {s['p']:.3g} | "
-                             f"{'yes' if s['significant'] else 'no'} |")
+    lines = markdown_table(
+        ["matrix", "score", "value", "null mean", "null 2.5-97.5%", "p", "significant"],
+        [(part, name, f"{s['value']:.3f}", f"{s['null_mean']:.3f}",
+          f"{s['null_low']:.3f}-{s['null_high']:.3f}", f"{s['p']:.3g}",
+          "yes" if s["significant"] else "no")
+         for part, scores in geometry.items()
+         for key, name in _GEOMETRY_NAMES.items() if key in scores
+         for s in [scores[key]]])
     verdicts = ", ".join(f"{part}: **{scores['verdict']}**" for part, scores in geometry.items())
     return "\n".join(lines) + (f"\n\nMemory verdict ({verdicts}): geometric when the "
                                f"geometric level and the Dirichlet energy are both significant "
@@ -139,12 +150,9 @@ def write_report(output_dir: str | Path, history: list[dict[str, Any]], title: s
     output_dir = Path(output_dir)
     keys = [k for k in ("eval_exact_path", "eval_first_token", "train_exact_path",
                         "edge_topk_recovery") if history and k in history[-1]]
-    lines = [f"# {title}", "", *(extra_lines or []), "",
-             "| step | " + " | ".join(_METRIC_NAMES[k] for k in keys) + " |",
-             "|---" * (len(keys) + 1) + "|"]
-    for row in history:
-        lines.append(f"| {row['step']} | " + " | ".join(_fmt(row.get(k, float('nan')))
-                                                      for k in keys) + " |")
+    lines = [f"# {title}", "", *(extra_lines or []), "", *markdown_table(
+        ["step", *(_METRIC_NAMES[k] for k in keys)],
+        [(row["step"], *(_fmt(row.get(k, float("nan"))) for k in keys)) for row in history])]
     if history:
         plot_training_curves(history, output_dir / "curves.png", title=title)
         lines += ["", "![curves](curves.png)"]

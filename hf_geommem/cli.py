@@ -168,12 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
                                           "stand-in tests on a run (or a pretrained pack)")
     iv.add_argument("run_dir", help="run folder with model + tokenizer (e.g. outputs/demo/model);"
                                     " with --pack: a model folder, Hub id or 'smollm2'")
-    iv.add_argument("--test", choices=["ablate", "stand-in"], default="ablate")
+    iv.add_argument("--test", choices=["ablate", "stand-in"],
+                    help="default: ablate on a trained run; stand-in with --pack (the only test "
+                         "a pretrained checkpoint gets)")
     iv.add_argument("--dataset", help="task folder (default: the one the run recorded)")
     iv.add_argument("--layer", type=int, default=0,
                     help="site: 0 = token embeddings, L = output of decoder block L")
-    iv.add_argument("--k", type=int, help="directions ablated (default 16, capped); the "
-                                          "figure sweeps k = 1, 2, 4, ... up to it")
+    iv.add_argument("--k", type=int, help="directions ablated (default min(16, arms - 1, width); "
+                                          "for laplacian min(16, width)); the figure sweeps "
+                                          "k = 1, 2, 4, ... up to it")
     iv.add_argument("--method", choices=["arm-means", "laplacian"], default="arm-means",
                     help="geometric directions: principal directions of the arm means, or of "
                          "the projection onto the smoothest Laplacian eigenspaces")
@@ -286,13 +289,26 @@ def _print_final(final: dict) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .builder import load_task
-    from .training import finish_run, train
 
     config = _train_config(args)  # validates preset/recipe before loading anything
     if args.init_model and not Path(args.init_model).is_dir():
         raise FileNotFoundError(f"--init-model {args.init_model!r} not found: expected a saved "
                                 f"model folder")
     task = load_task(args.dataset)
+    from .training import end_distributed
+
+    try:
+        code = _train_and_write(args, task, config)
+    except BaseException:
+        end_distributed(wait=False)  # a peer may be gone: waiting for it could hang
+        raise
+    end_distributed(wait=code == 0)
+    return code
+
+
+def _train_and_write(args: argparse.Namespace, task: Any, config: Any) -> int:
+    from .training import finish_run, train
+
     try:
         result = train(task, args.out, config, resume_from_checkpoint=args.resume,
                        overwrite=args.overwrite, init_model=args.init_model,
@@ -641,8 +657,9 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
     if args.pack:
         from .probing import get_pack, load_model
 
-        if args.test != "stand-in":
-            raise ValueError("--pack runs the stand-in test only: pass --test stand-in")
+        if args.test == "ablate":
+            raise ValueError("--pack runs the stand-in test only: got --test ablate, expected "
+                             "--test stand-in or no --test")
         pack = get_pack(args.pack)
         template = args.template or iv.PACK_TEMPLATES.get(pack.name)
         if template is None:

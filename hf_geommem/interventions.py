@@ -654,7 +654,7 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
     ``1 / num_entities``), ``significant_centroid`` (both p at most ``ALPHA``), ``chance``,
     ``n``, ``layer``, ``n_null``.
     """
-    from .probing import _entity_token_positions
+    from .probing import entity_token_positions
 
     if template.count("{}") != 1:
         raise ValueError(f"template must contain exactly one '{{}}', got {template!r}")
@@ -678,8 +678,8 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
     for e in ents:
         text = template.format(e)
         enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
-        pos.append(_entity_token_positions(enc["offset_mapping"], start, start + len(e),
-                                           "last", text)[0])
+        pos.append(entity_token_positions(enc["offset_mapping"], start, start + len(e),
+                                          "last", text)[0])
         ids.append(list(enc["input_ids"]))
     ans_tok = {}
     for i, j in answers.items():

@@ -32,6 +32,7 @@ __all__ = [
     "get_pack",
     "Representations",
     "extract_representations",
+    "entity_token_positions",
     "probe",
     "load_model",
     "smollm2_path",
@@ -170,8 +171,14 @@ class Representations:
 
 
 
-def _entity_token_positions(offsets: Sequence[tuple[int, int]], start: int, end: int,
-                            position: str, text: str) -> list[int]:
+def entity_token_positions(offsets: Sequence[tuple[int, int]], start: int, end: int,
+                           position: str, text: str) -> list[int]:
+    """Token indices that stand for the entity at characters ``start:end`` of ``text``.
+
+    ``offsets`` is the fast tokenizer's ``offset_mapping`` of ``text`` (special tokens have
+    empty spans and are skipped). ``position``: ``"last"`` (the entity's last token, one index),
+    ``"mean"`` (all its tokens) or ``"next"`` (the first token after it). Raises ``ValueError``
+    when no token covers the entity or, for ``"next"``, none follows it."""
     inside = [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
     if not inside:
         raise ValueError(f"no token covers the entity at characters {start}..{end} of {text!r}")
@@ -211,8 +218,8 @@ def extract_representations(model: Any, tokenizer: Any, entities: Sequence[str],
         for i, e in enumerate(entities):
             text = t.format(e)
             enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
-            pos = _entity_token_positions(enc["offset_mapping"], start, start + len(e), position,
-                                          text)
+            pos = entity_token_positions(enc["offset_mapping"], start, start + len(e), position,
+                                         text)
             jobs.append((i, enc["input_ids"], pos))
     sums, counts = None, np.zeros(len(entities))
     was_training = model.training

@@ -834,6 +834,8 @@ def _figures(results: dict[str, Any], root: Path) -> dict[str, list[str]]:
 
 def write_report(results: dict[str, Any], root: str | os.PathLike) -> Path:
     """``REPORT.md`` (and ``figures/``) from a results dict."""
+    from .cards import markdown_table
+
     root = Path(root)
     figs = _figures(results, root)
     rows = results["verdicts"]
@@ -846,11 +848,10 @@ def write_report(results: dict[str, Any], root: str | os.PathLike) -> Path:
          f"(`metrics.memory_verdict`: geometric level and Dirichlet energy both significant "
          f"-> geometric) and \"high accuracy\" = >= {_pct(results['high_accuracy'])}. Values "
          f"are final (never best-of); several seeds are given as mean (min-max, n).", "",
-         "| claim | paper | ours (setting) | measured | chance / null | verdict |",
-         "|---|---|---|---|---|---|"]
-    for r in rows:
-        L.append(f"| {r['id']}. {r['statement']} | {r['paper']} | {_setting(results, r['id'])}"
-                 f" | {r['measured']} | {r['reference']} | **{r['verdict']}** |")
+         *markdown_table(["claim", "paper", "ours (setting)", "measured", "chance / null",
+                          "verdict"],
+                         [(f"{r['id']}. {r['statement']}", r["paper"], _setting(results, r["id"]),
+                           r["measured"], r["reference"], f"**{r['verdict']}**") for r in rows])]
     L += ["", f"GPU run of the paper preset: {results.get('gpu_run', 'not measured')}.", ""]
     for r in rows:
         L += [f"## Claim {r['id']}: {r['statement']}", "", f"Verdict: **{r['verdict']}**.", ""]
@@ -867,11 +868,10 @@ def write_report(results: dict[str, Any], root: str | os.PathLike) -> Path:
           "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
           f"- wall time of this invocation: {results['wall_seconds']:.0f} s (reused runs cost "
           f"nothing; their own wall time is listed below)", "",
-          "| run | seed | wall s | reused |", "|---|---|---|---|"]
-    for name, runs in results["runs"].items():
-        for r in runs:
-            L.append(f"| {r['folder'].split('/')[-1]} | {r['seed']} | {r['wall_seconds']:.1f} | "
-                     f"{r.get('reused', False)} |")
+          *markdown_table(["run", "seed", "wall s", "reused"],
+                          [(r["folder"].split("/")[-1], r["seed"], f"{r['wall_seconds']:.1f}",
+                            r.get("reused", False))
+                           for runs in results["runs"].values() for r in runs])]
     L.append(f"\nSum of run wall times: "
              f"{sum(r['wall_seconds'] for rs in results['runs'].values() for r in rs):.0f} s.")
     path = root / "REPORT.md"
@@ -915,48 +915,35 @@ def _setting(results: dict, cid: str) -> str:
 
 
 def _claim_details(results: dict, cid: str) -> list[str]:
+    from .cards import markdown_table
+
     R = results["runs"]
     L: list[str] = []
     if cid in ("1", "2", "3", "4", "5", "geometry"):
         names = {"1": ("gpt2", "llama", "mamba"), "2": ("in_context",), "3": ("frozen",),
                  "4": ("forward", "gpt2"), "5": ("first_token",),
                  "geometry": ("gpt2", "llama", "mamba", "frozen")}[cid]
-        L += ["| run | seed | held-out exact | held-out v1 (teacher-forced) | train exact | "
-              "navigation (null 97.5%) | geometric level (null 97.5%) | Dirichlet (null 2.5%) "
-              "| memory | steps | wall s |", "|---" * 11 + "|"]
-        for name in names:
-            for r in R.get(name, []):
-                f = r["final"]
-                geo = r.get("geometry", {}).get("embedding")
-                g = ("n/a",) * 4 if geo is None else (
-                    f"{_pct(geo['navigation_accuracy']['value'])} "
-                    f"({_pct(geo['navigation_accuracy']['null_high'])})",
-                    f"{geo['geometric_level']['value']:.3f} "
-                    f"({geo['geometric_level']['null_high']:.3f})",
-                    f"{geo['dirichlet_energy']['value']:.3f} "
-                    f"({geo['dirichlet_energy']['null_low']:.3f})", geo["verdict"])
-                L.append(f"| {name} | {r['seed']} | {_pct(f.get('eval_exact_path', float('nan')))}"
-                         f" | {_pct(f.get('eval_first_token', float('nan')))} | "
-                         f"{_pct(f.get('train_exact_path', float('nan')))} | {g[0]} | {g[1]} | "
-                         f"{g[2]} | {g[3]} | {f.get('step')} | {r['wall_seconds']:.0f} |")
-        L.append("")
+        L += markdown_table(
+            ["run", "seed", "held-out exact", "held-out v1 (teacher-forced)", "train exact",
+             "navigation (null 97.5%)", "geometric level (null 97.5%)", "Dirichlet (null 2.5%)",
+             "memory", "steps", "wall s"],
+            [(name, r["seed"], *(_pct(r["final"].get(k, float("nan"))) for k in
+                                 ("eval_exact_path", "eval_first_token", "train_exact_path")),
+              *_geometry_cells(r.get("geometry", {}).get("embedding")), r["final"].get("step"),
+              f"{r['wall_seconds']:.0f}")
+             for name in names for r in R.get(name, [])]) + [""]
     if cid == "use":
-        L += ["| run | seed | base v1 | ablated v1 (k) | drop | null drop 97.5% | p | leaf | "
-              "centroid | middle node | other arm's leaf | random (97.5%) | chance |",
-              "|---" * 13 + "|"]
-        for name in USE_RUNS:
-            for r in R.get(name, []):
-                u = r.get("use")
-                if not u:
-                    continue
-                L.append(f"| {name} | {r['seed']} | {_pct(u['ablate_base_v1'])} | "
-                         f"{_pct(u['ablate_ablated_v1'])} ({u['ablate_k']}) | "
-                         f"{_pct(u['ablate_drop_v1'])} | {_pct(u['ablate_null_drop_v1_q975'])} | "
-                         f"{u['ablate_p_v1']:.3g} | {_pct(u['stand_in_leaf_v1'])} | "
-                         f"{_pct(u['stand_in_centroid_v1'])} | {_pct(u['stand_in_middle_v1'])} | "
-                         f"{_pct(u['stand_in_other_leaf_v1'])} | "
-                         f"{_pct(u['stand_in_random_v1_mean'])} "
-                         f"({_pct(u['stand_in_random_v1_q975'])}) | {_pct(u['chance'])} |")
+        L += markdown_table(
+            ["run", "seed", "base v1", "ablated v1 (k)", "drop", "null drop 97.5%", "p", "leaf",
+             "centroid", "middle node", "other arm's leaf", "random (97.5%)", "chance"],
+            [(name, r["seed"], _pct(u["ablate_base_v1"]),
+              f"{_pct(u['ablate_ablated_v1'])} ({u['ablate_k']})", _pct(u["ablate_drop_v1"]),
+              _pct(u["ablate_null_drop_v1_q975"]), f"{u['ablate_p_v1']:.3g}",
+              _pct(u["stand_in_leaf_v1"]), _pct(u["stand_in_centroid_v1"]),
+              _pct(u["stand_in_middle_v1"]), _pct(u["stand_in_other_leaf_v1"]),
+              f"{_pct(u['stand_in_random_v1_mean'])} ({_pct(u['stand_in_random_v1_q975'])})",
+              _pct(u["chance"]))
+             for name in USE_RUNS for r in R.get(name, []) for u in [r.get("use")] if u])
         L += ["", "Ablation: the k directions of the token embeddings that carry the arms' "
               "geometry (top principal directions of the arm means) are projected out at the "
               "leaf; the null ablates k random directions holding the same share of variance. "
@@ -965,37 +952,48 @@ def _claim_details(results: dict, cid: str) -> list[str]:
               "norm); v1 teacher-forced after the root.", ""]
     if cid == "8":
         for r in R.get("knobs", [])[:1]:
-            L += ["| knob | geometric level | skewed margin | top-1 | S_2 | ours | paper | "
-                  "basis-dependent margin |", "|---" * 8 + "|"]
-            for k in r["rows"]:
-                L.append(f"| {k['knob']} | {k['geometric_level']:.3f} | "
-                         f"{k['skewed_margin']:.3f} | {k['top1']:.2f} | "
-                         f"{k['spectral_fraction']:.3f} | {k['verdict']} | {k['paper']} | "
-                         f"{k['basis_dependent']} |")
+            L += markdown_table(
+                ["knob", "geometric level", "skewed margin", "top-1", "S_2", "ours", "paper",
+                 "basis-dependent margin"],
+                [(k["knob"], f"{k['geometric_level']:.3f}", f"{k['skewed_margin']:.3f}",
+                  f"{k['top1']:.2f}", f"{k['spectral_fraction']:.3f}", k["verdict"], k["paper"],
+                  k["basis_dependent"]) for k in r["rows"]])
             L += ["", "Agreement (`studies.knob_agrees`): the paper's \"geometric\" admits our "
                   "geometric and zig-zag verdicts (it counts the zig-zag code, neighbours "
                   "anti-aligned, as a geometry that self-edges remove); \"geometric (no "
                   "zig-zag)\" only geometric; \"weaker\" is our weakly geometric.", ""]
     if cid == "7":
         for r in R.get("node2vec", [])[:1]:
-            L += ["| graph | top-eigenspace mass (null 97.5%) | geometric level | S_2 | "
-                  "memory |", "|---" * 5 + "|"]
-            for g, v in r["graphs"].items():
-                L.append(f"| {g} | {v['top_mass']['value']:.3f} "
-                         f"({v['top_mass']['null_high']:.3f}) | {v['geometric_level']:.3f} | "
-                         f"{v['spectral_fraction']:.3f} | {v['verdict']} |")
-            L.append("")
+            L += markdown_table(
+                ["graph", "top-eigenspace mass (null 97.5%)", "geometric level", "S_2", "memory"],
+                [(g, f"{v['top_mass']['value']:.3f} ({v['top_mass']['null_high']:.3f})",
+                  f"{v['geometric_level']:.3f}", f"{v['spectral_fraction']:.3f}", v["verdict"])
+                 for g, v in r["graphs"].items()]) + [""]
     if cid == "probe":
         for r in R.get("probe", [])[:1]:
-            L += [f"{r['model']} ({r['precision']}), pack {r['pack']}.", "",
-                  "| layer | geometric level (p) | Dirichlet (p) | memory |", "|---|---|---|---|"]
-            for row in r["layers"]:
-                L.append(f"| {row['layer']} | {row['geometric_level']['value']:.3f} "
-                         f"({row['geometric_level']['p']:.3g}) | "
-                         f"{row['dirichlet_energy']['value']:.3f} "
-                         f"({row['dirichlet_energy']['p']:.3g}) | {row['verdict']} |")
-            L.append("")
+            L += [f"{r['model']} ({r['precision']}), pack {r['pack']}.", ""]
+            L += markdown_table(
+                ["layer", "geometric level (p)", "Dirichlet (p)", "memory"],
+                [(row["layer"], _value_p(row["geometric_level"]),
+                  _value_p(row["dirichlet_energy"]), row["verdict"])
+                 for row in r["layers"]]) + [""]
     return L
+
+
+def _geometry_cells(geo: dict | None) -> tuple[str, str, str, str]:
+    """Navigation, geometric level, Dirichlet energy (each with the null's bound in the
+    direction that counts) and the memory verdict of one run's embedding geometry."""
+    if geo is None:
+        return ("n/a",) * 4
+    nav, level, energy = (geo[k] for k in ("navigation_accuracy", "geometric_level",
+                                          "dirichlet_energy"))
+    return (f"{_pct(nav['value'])} ({_pct(nav['null_high'])})",
+            f"{level['value']:.3f} ({level['null_high']:.3f})",
+            f"{energy['value']:.3f} ({energy['null_low']:.3f})", geo["verdict"])
+
+
+def _value_p(score: dict) -> str:
+    return f"{score['value']:.3f} ({score['p']:.3g})"
 
 
 # ---------------------------------------------------------------------- README
@@ -1004,16 +1002,17 @@ README_BEGIN, README_END = "<!-- reproduce:begin -->", "<!-- reproduce:end -->"
 
 def readme_section(results: dict[str, Any]) -> str:
     """The README's reproduction table, generated from a ``results.json`` (never typed in)."""
+    from .cards import markdown_table
+
     env = results["environment"]
     total = sum(r["wall_seconds"] for rs in results["runs"].values() for r in rs)
     L = [f"Generated from `results.json` of `hf-geommem reproduce --preset {results['preset']}`"
          f" ({env['device']}, {env['torch_threads']} torch thread(s), torch "
          f"{env['packages'].get('torch')}, transformers {env['packages'].get('transformers')}): "
          f"the runs took {total / 60:.1f} min of wall time in all.", "",
-         "| claim | paper | measured | chance / null | verdict |", "|---|---|---|---|---|"]
-    for r in results["verdicts"]:
-        L.append(f"| {r['id']}. {r['statement']} | {r['paper']} | {r['measured']} | "
-                 f"{r['reference']} | **{r['verdict']}** |")
+         *markdown_table(["claim", "paper", "measured", "chance / null", "verdict"],
+                         [(f"{r['id']}. {r['statement']}", r["paper"], r["measured"],
+                           r["reference"], f"**{r['verdict']}**") for r in results["verdicts"]])]
     return "\n".join(L)
 
 

@@ -192,3 +192,12 @@ def test_import_hf_geommem_registers_the_linear_network(tmp_path):
                          env=dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "LinearMemoryForCausalLM"
+
+
+def test_markdown_table_lines_and_ragged_row():
+    from hf_geommem.cards import markdown_table
+
+    assert markdown_table(["a", "b"], [(1, "x"), (2.5, None)]) == [
+        "| a | b |", "|---|---|", "| 1 | x |", "| 2.5 | None |"]
+    with pytest.raises(ValueError, match=r"row 1 has 3 cells, expected 2"):
+        markdown_table(["a", "b"], [(1, 2), (1, 2, 3)])

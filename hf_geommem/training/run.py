@@ -3,6 +3,7 @@ folder's helpers (resume point, metrics, card and report)."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import math
@@ -255,6 +256,10 @@ def train(
         _set_generation_defaults(trainer.model, task, tok)
         trainer.save_model(output_dir)
         trainer.save_state()
+    if args.world_size > 1:  # every rank returns once the model is saved
+        trainer.accelerator.wait_for_everyone()
+        # a script that ends without end_distributed() still tears the group down before exit
+        atexit.register(end_distributed, wait=False)
     history = [r for r in trainer.state.log_history if "step" in r and any(
         k.startswith(("eval_", "edge_")) for k in r)]
     final = history[-1] if history else {}
@@ -293,6 +298,21 @@ def finish_run(result: TrainResult, task: TaskData, dataset_name: str,
                  f"{cfg['model']} on {dataset_name} ({cfg['recipe']} recipe)",
                  [f"Trained {cfg['max_steps']} steps in {result.train_seconds:.0f} s; chance "
                   f"{100 * result.final.get('chance', float('nan')):.2f}%."])
+
+
+def end_distributed(wait: bool = True) -> None:
+    """Tear down the process group that ``accelerate launch`` set up, after a barrier when
+    ``wait`` (leave it off on error paths, where a peer may already be gone).
+
+    For the process that owns the run (the CLI) to call last: a gloo group left alive until
+    interpreter exit made a rank abort ("terminate called without an active exception") in
+    about one launch of six, failing the whole launch. A no-op in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 def last_complete_checkpoint(run_dir: str | os.PathLike) -> str | None:

@@ -672,8 +672,15 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         print(f"stand-in test, pack {pack.name!r}, prompt {template!r}, layer {args.layer}:")
         table(res)
+        if not res["significant_entity"]:
+            print(f"warning: the unpatched model answers {100 * res['entity_acc']:.0f}% of the "
+                  f"prompts (chance {100 * res['chance']:.0f}%, p {res['p_entity_vs_chance']:.3g}):"
+                  f" the stand-in test says nothing here; try another --template",
+                  file=sys.stderr)
         path = out / f"stand_in_{pack.name}_layer{args.layer}.json"
-        path.write_text(json.dumps(res, indent=2))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(res, indent=2))
+        os.replace(tmp, path)
         print(path)
         return 0
 

@@ -74,10 +74,14 @@ ABLATION_METHODS = ("arm-means", "laplacian")
 DEFAULT_K = 16
 """Directions ablated when ``k`` is not given (capped at what the representations allow)."""
 
-PACK_TEMPLATES = {"months": "The month after {} is", "days": "The day after {} is",
-                  "digits": "The digit after {} is", "numbers": "The number after {} is",
-                  "letters": "The letter after {} is"}
-"""Default checkable prompts of the built-in probe packs (answer: the next entity)."""
+PACK_TEMPLATES = {"months": "Months: January, February, March. {},",
+                  "days": "The days of the week in order are: {},",
+                  "digits": "0, 1, 2, 3. {},",
+                  "numbers": "Numbers in words, in order: {},",
+                  "letters": "The letters of the alphabet in order are: {},"}
+"""Default checkable prompts of the built-in probe packs (answer: the next entity). List-style
+prompts: a small model (SmolLM2-135M) answers "The month after {} is" with " " or " a" for
+every month, and a stand-in test on prompts the unpatched model gets wrong says nothing."""
 
 Edit = Callable[[torch.Tensor, "torch.Tensor | None"], "torch.Tensor | None"]
 
@@ -642,7 +646,10 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
 
     For each entity ``e`` with an answer (``answers``: entity index -> answer entity index;
     default :func:`pack_answers`, the next entity), the prompt ``template.format(e)`` must make
-    the model's next token the first token of ``answer_prefix + answer``. At site ``layer`` the
+    the model's next token the first token of ``answer_prefix + answer`` that the prefix alone
+    does not already give (tokens shared with the bare prefix, such as SmolLM2's lone ``" "``
+    before a digit, are teacher-forced after the prompt; answers must differ in the token
+    checked, else ``ValueError``). At site ``layer`` the
     state of the entity's last token is replaced by: ``centroid``, the mean state of ``e``'s
     graph neighbours (same template, same site: on a geometric code it points where ``e``
     does); ``neighbour``, one of them (seeded); ``other``, an entity with an answer, at graph
@@ -651,8 +658,9 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
 
     Returns a flat dict: ``{entity,centroid,neighbour,other}_acc``, ``random_acc_mean``,
     ``random_acc_q975``, ``p_centroid_vs_random``, ``p_centroid_vs_chance`` (binomial against
-    ``1 / num_entities``), ``significant_centroid`` (both p at most ``ALPHA``), ``chance``,
-    ``n``, ``layer``, ``n_null``.
+    ``1 / num_entities``), ``significant_centroid`` (both p at most ``ALPHA``),
+    ``p_entity_vs_chance`` and ``significant_entity`` (does the unpatched model answer above
+    chance? when not, the test is uninformative), ``chance``, ``n``, ``layer``, ``n_null``.
     """
     from .probing import entity_token_positions
 
@@ -681,19 +689,17 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
         pos.append(entity_token_positions(enc["offset_mapping"], start, start + len(e),
                                           "last", text)[0])
         ids.append(list(enc["input_ids"]))
-    ans_tok = {}
-    for i, j in answers.items():
-        t = tokenizer(answer_prefix + ents[j], add_special_tokens=False)["input_ids"]
-        if not t:
-            raise ValueError(f"the answer {ents[j]!r} tokenizes to nothing")
-        ans_tok[int(i)] = int(t[0])
+    ans_tok, forced = _answer_tokens(tokenizer, {int(i): ents[j] for i, j in answers.items()},
+                                     answer_prefix)
     was_training = model.training
     model.eval()
     try:
-        base, H = _pack_forward(model, ids, pos, layer, None, grab=True)
+        _, H = _pack_forward(model, ids, pos, layer, None, grab=True)
         rng = np.random.default_rng(seed)
         qs = sorted(ans_tok)
         target = np.asarray([ans_tok[i] for i in qs])
+        q_ids, q_pos = [ids[i] + forced[i] for i in qs], [pos[i] for i in qs]
+        base, _ = _pack_forward(model, q_ids, q_pos, layer, None)
         dist = _hop_distances(g)
         stand = {"centroid": [], "neighbour": [], "other": []}
         for i in qs:
@@ -702,10 +708,9 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
             stand["neighbour"].append(H[rng.choice(nb)])
             far = [j for j in qs if dist[i, j] >= 2 and ans_tok[j] != ans_tok[i]]
             stand["other"].append(H[rng.choice(far)] if far else np.full(H.shape[1], np.nan))
-        q_ids, q_pos = [ids[i] for i in qs], [pos[i] for i in qs]
         out: dict[str, Any] = {"layer": int(layer), "n": len(qs), "n_null": int(n_null),
                                "chance": 1.0 / n_ent,
-                               "entity_acc": float((base[qs] == target).mean())}
+                               "entity_acc": float((base == target).mean())}
         for name, vecs in stand.items():
             V = np.stack(vecs)
             if np.isnan(V).any():
@@ -730,7 +735,32 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
     out["p_centroid_vs_random"] = p
     out["p_centroid_vs_chance"] = pc
     out["significant_centroid"] = significant(max(p, pc))
+    out["p_entity_vs_chance"] = binomial_p(int(round(out["entity_acc"] * len(qs))), len(qs),
+                                           out["chance"])
+    out["significant_entity"] = significant(out["p_entity_vs_chance"])
     return out
+
+
+def _answer_tokens(tokenizer: Any, answer_of: dict[int, str], prefix: str
+                   ) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """For each query, the token that tells its answer apart (the first token of ``prefix +
+    answer`` past those the bare prefix shares with it) and the shared tokens before it."""
+    bare = tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+    tok, forced, first_answer = {}, {}, {}
+    for i, answer in answer_of.items():
+        full = list(tokenizer(prefix + answer, add_special_tokens=False)["input_ids"])
+        k = 0
+        while k < min(len(bare), len(full)) and bare[k] == full[k]:
+            k += 1
+        if k >= len(full):
+            raise ValueError(f"the answer {answer!r} adds no token after the prefix {prefix!r}")
+        t = int(full[k])
+        if first_answer.setdefault(t, answer) != answer:
+            raise ValueError(f"the answers {first_answer[t]!r} and {answer!r} begin with the same "
+                             f"token after the prefix {prefix!r}: a next-token check cannot tell "
+                             f"them apart")
+        tok[i], forced[i] = t, full[:k]
+    return tok, forced
 
 
 def _hop_distances(g: Any) -> np.ndarray:

@@ -264,7 +264,7 @@ def test_pack_stand_in_on_the_hand_model(task, geometric_model, lookup_model):
     template = f"[PATH] {{}} [PAUSE] {g.root}"
     res = iv.pack_stand_in_test(geometric_model, task.tokenizer, pack, template, 0,
                                 answers=answers, n_null=40, seed=0)
-    assert res["n"] == 8 and res["entity_acc"] == 1.0
+    assert res["n"] == 8 and res["entity_acc"] == 1.0 and res["significant_entity"]
     assert res["centroid_acc"] == 1.0 and res["neighbour_acc"] == 1.0
     assert res["other_acc"] == 0.0 and res["significant_centroid"]
     res = iv.pack_stand_in_test(lookup_model, task.tokenizer, pack, template, 0,
@@ -314,3 +314,19 @@ def test_cli_intervene(task, geometric_model, tmp_path, capsys):
     assert (tmp_path / "o" / "ablation_layer0.png").is_file()
     out = capsys.readouterr().out
     assert "centroid" in out and "exact" in out
+
+
+def test_pack_answer_token_skips_what_the_bare_prefix_gives():
+    """A tokenizer that splits " 1" into " " + "1" (as SmolLM2's does) must be checked on "1":
+    the lone space is the same for every answer and would make any model look right."""
+    def chars(text, add_special_tokens=False):
+        return {"input_ids": [ord(c) for c in text]}
+
+    tok, forced = iv._answer_tokens(chars, {0: "1", 1: "2"}, " ")
+    assert tok == {0: ord("1"), 1: ord("2")} and forced == {0: [32], 1: [32]}
+    tok, forced = iv._answer_tokens(chars, {0: "1"}, "")
+    assert tok == {0: ord("1")} and forced == {0: []}
+    with pytest.raises(ValueError, match="'ab' and 'ac' begin with the same token"):
+        iv._answer_tokens(chars, {0: "ab", 1: "ac"}, " ")
+    with pytest.raises(ValueError, match="adds no token after the prefix"):
+        iv._answer_tokens(chars, {0: ""}, " ")

@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", required=True, help="folder for REPORT.md, results.json, "
                                                  "figures/ and runs/")
     rp.add_argument("--claims", help="comma list of claims to run (default all): 1-8, "
-                                     "geometry, probe")
+                                     "geometry, use, probe")
     rp.add_argument("--seeds", type=int, help="seeds for every run (default: claim 1's GPT-2 "
                                               "runs the preset's number, the others 1)")
     rp.add_argument("--force", action="store_true", help="redo finished runs")

@@ -727,6 +727,10 @@ def _step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
             "estimate_hours": per_step * spec.config["max_steps"] / 3600}
 
 
+def _hours(h: float) -> str:
+    return f"{h:.2f} h" if h >= 1 else f"{60 * h:.1f} min" if h * 60 >= 1 else f"{3600 * h:.0f} s"
+
+
 def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | None = None,
                      seeds: int | None = None, force: bool = False, dry_run: bool = False,
                      progress: bool = True, log: Callable[[str], None] = print
@@ -750,15 +754,16 @@ def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | No
             est = probed[same] if same in probed else probed.setdefault(same, _step_probe(spec))
             rows.append({"run": spec.folder, "model": spec.config["model"],
                          "data": spec.data, **est})
-            log(f"{spec.name:16s} {spec.config['model']:14s} nodes {est['nodes']} examples "
+            log(f"{spec.name + '-s' + str(spec.seed):16s} {spec.config['model']:14s} nodes "
+                f"{est['nodes']} examples "
                 f"{est['examples']:,} steps {est['steps']:,} ({est['epochs']:.0f} epochs) "
                 f"{est['seconds_per_step']:.3f} s/step on {device} -> "
-                f"{est['estimate_hours']:.2f} h")
+                f"{_hours(est['estimate_hours'])}")
         for spec in runs:
             if spec.kind != "train":
                 log(f"{spec.name:16s} {spec.kind} {spec.config}")
         log(f"total estimate for the training runs: "
-            f"{sum(r['estimate_hours'] for r in rows):.1f} h on {device}")
+            f"{_hours(sum(r['estimate_hours'] for r in rows))} on {device}")
         return {"preset": preset, "dry_run": True, "plan": rows, "device": device}
     root.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"preset": preset, "description": PRESETS[preset].description,

@@ -242,6 +242,10 @@ def train(
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
                            data_collator=collator, processing_class=tok,
                            callbacks=callbacks + extra_callbacks)
+    if not progress:  # Trainer prints every log dict when its progress bar is off
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     t0 = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=resume or None)

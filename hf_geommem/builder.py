@@ -158,11 +158,24 @@ class atomic_output_dir:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
         old = None
-        if self.folder.exists():
-            check_output_dir(self.folder, self.overwrite)
-            old = self.folder.parent / f".{self.folder.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(self.folder, old)
-        os.replace(self.tmp, self.folder)
+        try:
+            if self.folder.exists():
+                check_output_dir(self.folder, self.overwrite)
+                old = self.folder.parent / f".{self.folder.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(self.folder, old)
+            try:
+                os.replace(self.tmp, self.folder)
+            except OSError as err:
+                if not self.folder.exists():
+                    raise
+                # another process (e.g. a rank of the same launch) finished the folder first
+                raise FileExistsError(f"output folder {str(self.folder)!r} appeared while it "
+                                      f"was being written") from err
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            if old is not None and not self.folder.exists():
+                os.replace(old, self.folder)  # put the previous folder back
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return False

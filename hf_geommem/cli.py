@@ -214,10 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import parse_claims, run_reproduction
 
+    from .training import end_distributed
+
     claims = parse_claims(args.claims)
     t0 = time.perf_counter()
-    res = run_reproduction(args.preset, args.out, claims, args.seeds, args.force, args.dry_run)
-    if args.dry_run:
+    try:
+        res = run_reproduction(args.preset, args.out, claims, args.seeds, args.force,
+                               args.dry_run)
+    finally:
+        # no barrier: a rank done training must not wait out rank 0's scoring and reports
+        end_distributed(wait=False)
+    if args.dry_run or "verdicts" not in res:  # a plan, or a rank other than 0
         return 0
     print(f"\n{'claim':10s} {'verdict':15s} measured")
     for r in res["verdicts"]:

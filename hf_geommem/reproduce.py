@@ -42,6 +42,7 @@ HIGH_ACCURACY = 0.8
 
 CLAIM_IDS = ("1", "2", "3", "4", "5", "6", "7", "8", "geometry", "use", "probe")
 USE_RUNS = ("gpt2", "llama", "mamba", "frozen")  # runs that get the causal tests
+DDP_TIMEOUT_S = 4 * 3600
 _VERSION = 1  # bump when a run's meaning changes, so cached runs are redone
 
 
@@ -236,7 +237,7 @@ def _task_for(spec: RunSpec, data_root: Path):
     key = hashlib.sha256(json.dumps({**d, "seed": spec.seed}, sort_keys=True).encode()
                          ).hexdigest()[:10]
     folder = data_root / key
-    if not (folder / "README.md").is_file():
+    if not folder.is_dir():  # written atomically: a folder that exists is complete
         if d.get("in_context"):
             task = build_in_context_task(degree=d["degree"], length=d["length"],
                                          num_train=d["num_train"], num_test=d["num_test"],
@@ -245,8 +246,28 @@ def _task_for(spec: RunSpec, data_root: Path):
             task = build_task("path_star", degree=d["degree"], length=d["length"],
                               seed=spec.seed, edges=EdgeTaskConfig(d.get("edges", "both")),
                               paths=PathTaskConfig(num_pauses=d["pauses"], seed=spec.seed))
-        task.save_to_folder(folder, overwrite=True)
+        try:
+            task.save_to_folder(folder)
+        except FileExistsError:
+            pass  # another rank of the same launch saved the same (seeded) data first
     return load_task(folder)
+
+
+def _rank_world() -> tuple[int, int]:
+    """(rank, world size) of this process under ``accelerate launch`` / ``torchrun``."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _per_device(config: dict[str, Any], world: int) -> dict[str, Any]:
+    """A preset's batch size is global (the paper's 1024); ``TrainConfig.batch_size`` is per
+    device. Full batch (``None``) needs no split."""
+    b = config.get("batch_size")
+    if world == 1 or b is None:
+        return config
+    if b % world:
+        raise ValueError(f"batch_size {b} does not split over {world} processes: launch a "
+                         f"number of processes that divides it")
+    return {**config, "batch_size": b // world}
 
 
 def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
@@ -255,14 +276,19 @@ def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
     from .training import TrainConfig, finish_run, last_complete_checkpoint, train
 
     task = _task_for(spec, data_root)
-    cfg = dict(spec.config)
+    rank, world = _rank_world()
+    cfg = _per_device(dict(spec.config), world)
     cfg.setdefault("save_steps", max(cfg["eval_steps"], cfg["max_steps"] // 4))
     config = TrainConfig(seed=spec.seed, **cfg)
     resume = last_complete_checkpoint(run_dir) if run_dir.exists() else None
     t0 = time.perf_counter()
+    # under several processes the other ranks wait in the next run's first collective while
+    # rank 0 scores this one (geometry, interventions): a generous timeout
     res = train(task, run_dir, config, resume_from_checkpoint=resume, overwrite=True,
-                progress=progress)
+                progress=progress and rank == 0, ddp_timeout=DDP_TIMEOUT_S)
     seconds = time.perf_counter() - t0
+    if rank != 0:
+        return {"train_seconds": seconds}
     final = res.final
     out: dict[str, Any] = {
         "final": {k: v for k, v in final.items() if not isinstance(v, (list, dict))},
@@ -351,14 +377,19 @@ def execute(spec: RunSpec, root: Path, force: bool = False, n_null: int = 200,
     (``force`` redoes it); returns its result record (also ``<run>/result.json``)."""
     run_dir = root / "runs" / spec.folder
     done = run_dir / "result.json"
+    rank, _ = _rank_world()
     if done.is_file() and not force:
         return {**json.loads(done.read_text()), "reused": True}
-    if force and run_dir.exists():
+    if force and run_dir.exists() and rank == 0:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if spec.kind == "train":
+    if spec.kind == "train":  # every rank trains (DDP); rank 0 alone scores and writes
         body = _execute_train(spec, run_dir, root / "data", n_null, progress)
+        if rank != 0:
+            return {"name": spec.name, "kind": spec.kind, "seed": spec.seed, **body}
+    elif rank != 0:  # the other runs are single-process work: rank 0 does them
+        return {"name": spec.name, "kind": spec.kind, "seed": spec.seed, "skipped": True}
     elif spec.kind == "node2vec":
         body = _execute_node2vec(spec)
     elif spec.kind == "knobs":
@@ -710,7 +741,7 @@ def _step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
         recipe = spec.config.get("recipe", "mixed")
         n_examples = n_examples or sum(task[c]["train"].num_rows for c in ("edges", "paths")
                                        if c in task and (recipe != "edges" or c == "edges"))
-        cfg = {k: v for k, v in spec.config.items()
+        cfg = {k: v for k, v in _per_device(spec.config, _rank_world()[1]).items()
                if k not in ("geometry_points", "save_steps", "stop_after_train_exact")}
         # evaluation capped: the probe times training steps, not the step-0 evaluation
         cfg.update(max_steps=steps + 1, eval_steps=10 ** 9, eval_max_test_arms=8,
@@ -744,6 +775,14 @@ def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | No
     runs = plan(preset, claims, seeds)
     root = Path(out)
     device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    rank, world = _rank_world()
+    if rank != 0:  # under accelerate launch: rank 0 reports; the others only train with it
+        progress = False
+
+        def log(_msg: str) -> None:
+            pass
+    if world > 1:
+        device += f" x {world} processes"
     if dry_run:
         extra = PAPER_EXTRA if preset == "paper" else []
         rows, probed = [], {}
@@ -765,6 +804,10 @@ def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | No
         log(f"total estimate for the training runs: "
             f"{_hours(sum(r['estimate_hours'] for r in rows))} on {device}")
         return {"preset": preset, "dry_run": True, "plan": rows, "device": device}
+    if rank != 0:
+        for spec in runs:
+            execute(spec, root, force, PRESETS[preset].geometry_null, False)
+        return {"preset": preset, "rank": rank, "world_size": world}
     root.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"preset": preset, "description": PRESETS[preset].description,
                                "claims": claims, "runs": {}, "environment":

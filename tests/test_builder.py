@@ -191,3 +191,18 @@ def test_dataset_scripts(tmp_path, script, args, expect):
             assert task.graph.num_nodes == 1 + 5 * (2 ** 3 - 1) and "paths" in task
         else:
             assert task.graph is None and task["paths"]["train"].num_rows == 50
+
+
+def test_atomic_output_dir_loses_a_race_cleanly(tmp_path):
+    """Two processes writing the same folder: the one that finishes second gets
+    FileExistsError, leaves the winner's folder as it is and no temp folder behind."""
+    from hf_geommem.builder import atomic_output_dir
+
+    target = tmp_path / "data"
+    with pytest.raises(FileExistsError, match="already exists|appeared while it was being written"):
+        with atomic_output_dir(target) as tmp:
+            (tmp / "mine.txt").write_text("second")
+            target.mkdir()
+            (target / "theirs.txt").write_text("first")
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+    assert [p.name for p in target.iterdir()] == ["theirs.txt"]

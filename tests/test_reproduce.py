@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -119,6 +120,45 @@ def test_dry_run_plans_and_times_without_training_runs(tmp_path, capsys):
     lines = [ln for ln in printed.splitlines() if "s/step on" in ln]
     # one line per planned training run (gpt2 x2, llama, mamba, in_context), each with a size,
     # steps and a measured time; the runs are not trained and nothing is written
-    assert len(lines) == 5 and all(" steps " in ln and " h" in ln for ln in lines)
+    assert len(lines) == 5 and all(" steps " in ln and re.search(r"-> \d+(\.\d+)? (h|min|s)$", ln)
+                                   for ln in lines)
+    assert sorted(ln.split()[0] for ln in lines) == ["gpt2-s0", "gpt2-s1", "in_context-s0",
+                                                     "llama-s0", "mamba-s0"]
     assert "total estimate for the training runs" in printed
     assert not out.exists()
+
+
+def test_per_device_batch_splits_the_global_batch():
+    assert RP._per_device({"batch_size": 1024, "lr": 1}, 2) == {"batch_size": 512, "lr": 1}
+    assert RP._per_device({"batch_size": None}, 4) == {"batch_size": None}
+    assert RP._per_device({"batch_size": 6}, 1) == {"batch_size": 6}
+    with pytest.raises(ValueError, match="batch_size 1024 does not split over 3 processes"):
+        RP._per_device({"batch_size": 1024}, 3)
+
+
+def test_reproduce_under_accelerate_launch_two_processes(tmp_path):
+    """Every rank trains (DDP over gloo on CPU); rank 0 alone scores, writes the runs' results,
+    results.json and REPORT.md; the launch exits 0."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "ddp"
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu",
+           "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+           "--dynamo_backend", "no", "-m", "hf_geommem.cli", "reproduce", "--preset", "smoke",
+           "--claims", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert [v["id"] for v in res["verdicts"]] == ["1"] and "x 2 processes" in \
+        res["environment"]["device"]
+    runs = [r for rs in res["runs"].values() for r in rs]
+    assert sorted(r["name"] for r in runs) == ["gpt2", "gpt2", "llama", "mamba"]
+    for r in runs:
+        assert json.loads((Path(r["folder"]) / "run_env.json").read_text())["world_size"] == 2
+        assert (Path(r["folder"]) / "result.json").is_file() and "geometry" in r
+    assert not [p for p in (out / "data").iterdir() if p.name.startswith(".")]  # no temp left
+    assert (out / "REPORT.md").read_text().count("## Claim 1:") == 1

@@ -326,12 +326,33 @@ def test_accelerate_launch_two_process_ddp(task_dir, tmp_path):
     cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
            "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hf_geommem.cli",
            "train", "--dataset", str(task_dir), "--model", "gpt2-tiny", "--out", str(out),
-           "--max-steps", "4", "--eval-steps", "2", "--lr", "0.01"]
+           "--max-steps", "60", "--eval-steps", "5", "--lr", "0.01",
+           "--stop-after-train-exact", "2"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "run_env.json").read_text())["world_size"] == 2
-    assert [r["step"] for r in read_metrics(out)] == [0, 2, 4]
+    rows = read_metrics(out)
+    # rank 0 evaluates; the stop reaches rank 1 too (else the launch hangs or runs 60 steps)
+    assert [r["step"] for r in rows] == list(range(0, rows[-1]["step"] + 1, 5))
+    assert "stopped_by_rule" in rows[-1] and rows[-1]["step"] < 60
+    assert [r["train_exact_path"] for r in rows[-2:]] == [1.0, 1.0]
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == rows[-1]["step"]
+
+
+def test_stop_after_train_exact_stops_at_the_kth_perfect_evaluation(task, tmp_path):
+    full = train(task, tmp_path / "full", TrainConfig(**{**FAST, "max_steps": 40,
+                                                         "eval_steps": 5}), progress=False)
+    perfect = [r["step"] for r in full.history if r["train_exact_path"] == 1.0]
+    assert perfect and perfect[0] + 5 in perfect, "the fixture no longer memorizes its train set"
+    res = train(task, tmp_path / "stop", TrainConfig(**{**FAST, "max_steps": 40, "eval_steps": 5,
+                                                        "stop_after_train_exact": 2}),
+                progress=False)
+    assert [r["step"] for r in res.history] == list(range(0, perfect[0] + 6, 5))
+    assert res.final["stopped_by_rule"].startswith("train exact-path 100% at 2")
+    # the held-out split plays no part: same curve as the full run up to the stop
+    assert [r["eval_exact_path"] for r in res.history] == \
+        [r["eval_exact_path"] for r in full.history[:len(res.history)]]
 
 
 @pytest.mark.parametrize("preset", ["gpt2-tiny", "llama-tiny", "mamba-tiny", "linear-tiny"])

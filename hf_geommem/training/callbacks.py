@@ -128,8 +128,22 @@ class GraphEvalCallback(LoggingCallback):
         self._set_phase(state)
         if state.global_step % self.config.eval_steps == 0 or \
                 state.global_step >= state.max_steps:
-            if self._record(args, state, model):
+            stop = self._record(args, state, model)
+            if self.config.stop_after_train_exact is not None:
+                stop = _from_rank_zero(stop)  # rank 0 evaluates; every rank must stop with it
+            if stop:
                 control.should_training_stop = True
+
+
+def _from_rank_zero(value: bool) -> bool:
+    """``value`` as rank 0 has it (a broadcast under ``torch.distributed``; as is otherwise)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return bool(box[0])
 
 
 class _RunFileCallback(TrainerCallback):

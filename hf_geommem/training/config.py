@@ -39,7 +39,8 @@ class TrainConfig:
         freeze_embeddings, tie_embeddings, embedding_init_std: model switches.
         stop_after_train_exact: stop once the *training* paths' exact-path accuracy has been
             100% at this many consecutive evaluations (a stopping rule that never looks at the
-            held-out split; ``None``: run all ``max_steps``). Single process only.
+            held-out split; ``None``: run all ``max_steps``). Under several processes rank 0
+            evaluates and every rank stops with it.
         seed: seed of init, data order and evaluation samples.
     """
 

@@ -184,9 +184,9 @@ def train(
                              f"{what + diff}")
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if config.stop_after_train_exact is not None and (world > 1 or "paths" not in task):
-        raise ValueError("stop_after_train_exact needs path examples and a single process "
-                         f"(WORLD_SIZE={world}, configs {sorted(task.configs)})")
+    if config.stop_after_train_exact is not None and "paths" not in task:
+        raise ValueError(f"stop_after_train_exact needs path examples; the task has configs "
+                         f"{sorted(task.configs)}")
     # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
     training_args.setdefault("use_cpu", not torch.cuda.is_available())
     training_args.setdefault("report_to", "none")  # e.g. "tensorboard", "wandb" (--report-to)

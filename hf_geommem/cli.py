@@ -314,7 +314,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_and_write(args: argparse.Namespace, task: Any, config: Any) -> int:
-    from .training import finish_run, train
+    from .training import finish_run, rank_and_world, train
 
     try:
         result = train(task, args.out, config, resume_from_checkpoint=args.resume,
@@ -329,7 +329,7 @@ def _train_and_write(args: argparse.Namespace, task: Any, config: Any) -> int:
             if ck else "no checkpoint was written (use --save-steps N to make runs resumable)"),
             file=sys.stderr)
         return 130
-    if int(os.environ.get("RANK", "0")) == 0:  # under accelerate launch only rank 0 writes
+    if rank_and_world()[0] == 0:  # under accelerate launch only rank 0 writes
         finish_run(result, task, Path(args.dataset).name)
         _print_final(result.final)
         print(f"model, tokenizer, metrics.jsonl, README.md (card) and report.md in {args.out}")

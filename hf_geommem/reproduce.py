@@ -253,11 +253,6 @@ def _task_for(spec: RunSpec, data_root: Path):
     return load_task(folder)
 
 
-def _rank_world() -> tuple[int, int]:
-    """(rank, world size) of this process under ``accelerate launch`` / ``torchrun``."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def _per_device(config: dict[str, Any], world: int) -> dict[str, Any]:
     """A preset's batch size is global (the paper's 1024); ``TrainConfig.batch_size`` is per
     device. Full batch (``None``) needs no split."""
@@ -273,10 +268,11 @@ def _per_device(config: dict[str, Any], world: int) -> dict[str, Any]:
 def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
                    progress: bool) -> dict[str, Any]:
     from .geometry import geometry_summary, read_geometry, trained_geometry
-    from .training import TrainConfig, finish_run, last_complete_checkpoint, train
+    from .training import TrainConfig, finish_run, last_complete_checkpoint, rank_and_world, \
+        train
 
     task = _task_for(spec, data_root)
-    rank, world = _rank_world()
+    rank, world = rank_and_world()
     cfg = _per_device(dict(spec.config), world)
     cfg.setdefault("save_steps", max(cfg["eval_steps"], cfg["max_steps"] // 4))
     config = TrainConfig(seed=spec.seed, **cfg)
@@ -375,9 +371,11 @@ def execute(spec: RunSpec, root: Path, force: bool = False, n_null: int = 200,
             progress: bool = True) -> dict[str, Any]:
     """Run ``spec`` under ``root/runs`` unless a finished result with the same key exists
     (``force`` redoes it); returns its result record (also ``<run>/result.json``)."""
+    from .training import rank_and_world
+
     run_dir = root / "runs" / spec.folder
     done = run_dir / "result.json"
-    rank, _ = _rank_world()
+    rank, _ = rank_and_world()
     if done.is_file() and not force:
         return {**json.loads(done.read_text()), "reused": True}
     if force and run_dir.exists() and rank == 0:
@@ -715,7 +713,7 @@ def _step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
 
     from transformers import TrainerCallback
 
-    from .training import TrainConfig, train
+    from .training import TrainConfig, rank_and_world, train
 
     class StepTimer(TrainerCallback):
         def __init__(self):
@@ -741,7 +739,7 @@ def _step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
         recipe = spec.config.get("recipe", "mixed")
         n_examples = n_examples or sum(task[c]["train"].num_rows for c in ("edges", "paths")
                                        if c in task and (recipe != "edges" or c == "edges"))
-        cfg = {k: v for k, v in _per_device(spec.config, _rank_world()[1]).items()
+        cfg = {k: v for k, v in _per_device(spec.config, rank_and_world()[1]).items()
                if k not in ("geometry_points", "save_steps", "stop_after_train_exact")}
         # evaluation capped: the probe times training steps, not the step-0 evaluation
         cfg.update(max_steps=steps + 1, eval_steps=10 ** 9, eval_max_test_arms=8,
@@ -771,11 +769,13 @@ def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | No
     import torch
     from tqdm.auto import tqdm
 
+    from .training import rank_and_world
+
     claims = claims or list(CLAIM_IDS)
     runs = plan(preset, claims, seeds)
     root = Path(out)
     device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    rank, world = _rank_world()
+    rank, world = rank_and_world()
     if rank != 0:  # under accelerate launch: rank 0 reports; the others only train with it
         progress = False
 

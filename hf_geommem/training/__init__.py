@@ -33,7 +33,8 @@ _WHERE = {
     "evaluate_paths": "decoding", "edge_query_logits": "decoding", "evaluate_edges": "decoding",
     "GraphEvalCallback": "callbacks",
     "TrainResult": "run", "train": "run", "finish_run": "run",
-    "end_distributed": "run",    "last_complete_checkpoint": "run", "read_metrics": "run", "push_run": "run",
+    "end_distributed": "run", "rank_and_world": "run",
+    "last_complete_checkpoint": "run", "read_metrics": "run", "push_run": "run",
 }
 __all__ = sorted(_WHERE)
 

@@ -183,7 +183,7 @@ def train(
             raise ValueError(f"checkpoint {str(resume)!r} belongs to another run: it differs in "
                              f"{what + diff}")
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    _, world = rank_and_world()
     if config.stop_after_train_exact is not None and "paths" not in task:
         raise ValueError(f"stop_after_train_exact needs path examples; the task has configs "
                          f"{sorted(task.configs)}")
@@ -302,6 +302,12 @@ def finish_run(result: TrainResult, task: TaskData, dataset_name: str,
                  f"{cfg['model']} on {dataset_name} ({cfg['recipe']} recipe)",
                  [f"Trained {cfg['max_steps']} steps in {result.train_seconds:.0f} s; chance "
                   f"{100 * result.final.get('chance', float('nan')):.2f}%."])
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, world size) of this process: ``RANK`` / ``WORLD_SIZE`` as ``accelerate launch``
+    and ``torchrun`` set them; ``(0, 1)`` in a plain process."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def end_distributed(wait: bool = True) -> None:

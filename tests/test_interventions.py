@@ -316,6 +316,34 @@ def test_cli_intervene(task, geometric_model, tmp_path, capsys):
     assert "centroid" in out and "exact" in out
 
 
+def test_cli_intervene_pack_on_a_model_folder(task, geometric_model, tmp_path, capsys):
+    """``--pack`` on a saved checkpoint: the stand-in test by default, a warning when the
+    unpatched model does not answer its prompts, and --test ablate refused."""
+    from hf_geommem.cli import main
+
+    run, out, g = tmp_path / "run", tmp_path / "o", task.graph
+    geometric_model.save_pretrained(run)
+    task.tokenizer.save_pretrained(run)
+    arms = g.arms[:6]  # entities leaf_a, v1_a, leaf_b, v1_b, ...: each leaf's answer is its v1
+    pack = {"name": "leaves", "entities": [str(v) for a in arms for v in (a[-1], a[1])],
+            "edges": [[2 * i, 2 * i + 1] for i in range(len(arms))], "templates": ["{}"]}
+    (tmp_path / "pack.json").write_text(json.dumps(pack))
+    base = ["intervene", str(run), "--pack", str(tmp_path / "pack.json"), "--null", "5",
+            "--out", str(out)]
+    assert main(base + ["--template", f"[PATH] {{}} [PAUSE] {g.root}"]) == 0
+    res = json.loads((out / "stand_in_leaves_layer0.json").read_text())
+    assert res["n"] == 6 and res["entity_acc"] == 1.0 and res["significant_entity"]
+    assert "warning" not in capsys.readouterr().err
+    # reversed pack: each v1's "answer" is its leaf, which the model never says
+    pack["entities"] = [str(v) for a in arms for v in (a[1], a[-1])]
+    (tmp_path / "pack.json").write_text(json.dumps(pack))
+    assert main(base + ["--template", f"[PATH] {{}} [PAUSE] {g.root}"]) == 0
+    assert "the stand-in test says nothing here" in capsys.readouterr().err
+    assert not json.loads((out / "stand_in_leaves_layer0.json").read_text())["significant_entity"]
+    assert main(base + ["--test", "ablate"]) == 2
+    assert "--pack runs the stand-in test only" in capsys.readouterr().err
+
+
 def test_pack_answer_token_skips_what_the_bare_prefix_gives():
     """A tokenizer that splits " 1" into " " + "1" (as SmolLM2's does) must be checked on "1":
     the lone space is the same for every answer and would make any model look right."""

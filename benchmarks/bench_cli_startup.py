@@ -44,7 +44,7 @@ def _total_import_us(stderr: str) -> int:
     total = 0
     for line in stderr.splitlines():
         m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)
-        if m and not m.group(2).startswith(" "):
+        if m:  # nested imports are indented, so `\S` only matches top-level lines
             total += int(m.group(1))
     return total
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 from hf_geommem import interventions as iv
+from hf_geommem.files import write_text_atomic
 from hf_geommem.probing import get_pack, load_model
 
 COLUMNS = ("pack", "layer", "entity_acc", "centroid_acc", "neighbour_acc", "other_acc",
@@ -64,12 +64,9 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for suffix, text in ((".json", json.dumps({"model": args.model, "precision": precision,
-                                               "rows": rows}, indent=1)),
-                         (".md", table(rows, args.model))):
-        tmp = out.with_name(f".{out.name}{suffix}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out.with_suffix(suffix))
+    write_text_atomic(out.with_suffix(".json"), json.dumps(
+        {"model": args.model, "precision": precision, "rows": rows}, indent=1))
+    write_text_atomic(out.with_suffix(".md"), table(rows, args.model))
     print(table(rows, args.model))
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .modeling import PRESETS
+from .presets import PRESETS
 
 __all__ = ["markdown_table", "model_card", "write_model_card", "write_report"]
 

@@ -563,7 +563,8 @@ def _make_task(args: argparse.Namespace, progress: Callable[[str], None]):
 def _cmd_build(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from .builder import check_output_dir, push_task
+    from .builder import push_task
+    from .files import check_output_dir
 
     check_output_dir(args.out, args.overwrite)  # fail before any work
     t0 = time.perf_counter()
@@ -684,10 +685,10 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
                   f"prompts (chance {100 * res['chance']:.0f}%, p {res['p_entity_vs_chance']:.3g}):"
                   f" the stand-in test says nothing here; try another --template",
                   file=sys.stderr)
-        path = out / f"stand_in_{pack.name}_layer{args.layer}.json"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(res, indent=2))
-        os.replace(tmp, path)
+        from .files import write_text_atomic
+
+        path = write_text_atomic(out / f"stand_in_{pack.name}_layer{args.layer}.json",
+                                 json.dumps(res, indent=2))
         print(path)
         return 0
 

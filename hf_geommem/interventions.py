@@ -694,12 +694,15 @@ def pack_stand_in_test(model: Any, tokenizer: Any, pack: Any, template: str, lay
     was_training = model.training
     model.eval()
     try:
-        _, H = _pack_forward(model, ids, pos, layer, None, grab=True)
+        # one unpatched pass: the forced tokens come after the entity, so the grabbed state is
+        # the same with or without them
+        ids = [x + forced.get(i, []) for i, x in enumerate(ids)]
+        preds, H = _pack_forward(model, ids, pos, layer, None, grab=True)
         rng = np.random.default_rng(seed)
         qs = sorted(ans_tok)
         target = np.asarray([ans_tok[i] for i in qs])
-        q_ids, q_pos = [ids[i] + forced[i] for i in qs], [pos[i] for i in qs]
-        base, _ = _pack_forward(model, q_ids, q_pos, layer, None)
+        q_ids, q_pos = [ids[i] for i in qs], [pos[i] for i in qs]
+        base = preds[qs]
         dist = _hop_distances(g)
         stand = {"centroid": [], "neighbour": [], "other": []}
         for i in qs:

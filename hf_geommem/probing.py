@@ -24,7 +24,7 @@ import torch
 
 from .graphs import Graph, from_edge_list
 from .metrics import Score, geometry_report, prepare_representations
-from .modeling import node_embeddings  # noqa: F401  (re-exported for old imports)
+from .lazy import lazy_getattr
 
 __all__ = [
     "ProbePack",
@@ -38,6 +38,9 @@ __all__ = [
     "smollm2_path",
     "PROBE_SCORES",
 ]
+
+# re-exported for old imports, loaded on first use (modeling pulls in transformers' models)
+__getattr__ = lazy_getattr("hf_geommem", {"node_embeddings": "modeling"}, globals())
 
 
 # ---------------------------------------------------------------------- packs

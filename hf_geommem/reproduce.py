@@ -31,6 +31,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .cards import markdown_table
+from .files import write_text_atomic
 from .metrics import ALPHA, binomial_p, significant
 
 __all__ = ["HIGH_ACCURACY", "RunSpec", "Claim", "PRESETS", "CLAIM_IDS", "plan",
@@ -216,9 +218,7 @@ PAPER_EXTRA = [
 
 # ---------------------------------------------------------------------- executing runs
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=1, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:
@@ -266,26 +266,31 @@ def _per_device(config: dict[str, Any], world: int) -> dict[str, Any]:
     return {**config, "batch_size": b // world}
 
 
-def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
-                   progress: bool) -> dict[str, Any]:
-    from .geometry import geometry_summary, read_geometry, trained_geometry
-    from .training import TrainConfig, finish_run, last_complete_checkpoint, rank_and_world, \
-        train
+def _train_run(spec: RunSpec, run_dir: Path, data_root: Path, progress: bool,
+               resume: bool = True):
+    """Train one run, from its last complete checkpoint when ``resume``; every rank of a
+    launch calls this (DDP). Returns ``(task, TrainResult, checkpoint resumed from, seconds)``."""
+    from .training import TrainConfig, last_complete_checkpoint, rank_and_world, train
 
     task = _task_for(spec, data_root)
-    rank, world = rank_and_world()
-    cfg = _per_device(dict(spec.config), world)
+    cfg = _per_device(dict(spec.config), rank_and_world()[1])
     cfg.setdefault("save_steps", max(cfg["eval_steps"], cfg["max_steps"] // 4))
     config = TrainConfig(seed=spec.seed, **cfg)
-    resume = last_complete_checkpoint(run_dir) if run_dir.exists() else None
+    ckpt = last_complete_checkpoint(run_dir) if resume and run_dir.exists() else None
     t0 = time.perf_counter()
     # under several processes the other ranks wait in the next run's first collective while
     # rank 0 scores this one (geometry, interventions): a generous timeout
-    res = train(task, run_dir, config, resume_from_checkpoint=resume, overwrite=True,
-                progress=progress and rank == 0, ddp_timeout=DDP_TIMEOUT_S)
-    seconds = time.perf_counter() - t0
-    if rank != 0:
-        return {"train_seconds": seconds}
+    res = train(task, run_dir, config, resume_from_checkpoint=ckpt, overwrite=True,
+                progress=progress, ddp_timeout=DDP_TIMEOUT_S)
+    return task, res, ckpt, time.perf_counter() - t0
+
+
+def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
+                   progress: bool) -> dict[str, Any]:
+    from .geometry import geometry_summary, read_geometry, trained_geometry
+    from .training import finish_run
+
+    task, res, resume, seconds = _train_run(spec, run_dir, data_root, progress)
     final = res.final
     out: dict[str, Any] = {
         "final": {k: v for k, v in final.items() if not isinstance(v, (list, dict))},
@@ -371,24 +376,18 @@ def _execute_probe(spec: RunSpec) -> dict[str, Any]:
 def execute(spec: RunSpec, root: Path, force: bool = False, n_null: int = 200,
             progress: bool = True) -> dict[str, Any]:
     """Run ``spec`` under ``root/runs`` unless a finished result with the same key exists
-    (``force`` redoes it); returns its result record (also ``<run>/result.json``)."""
-    from .training import rank_and_world
-
+    (``force`` redoes it); returns its result record (also ``<run>/result.json``). Under
+    several processes only rank 0 calls this (the others train with it: :func:`_train_run`)."""
     run_dir = root / "runs" / spec.folder
     done = run_dir / "result.json"
-    rank, _ = rank_and_world()
     if done.is_file() and not force:
         return {**json.loads(done.read_text()), "reused": True}
-    if force and run_dir.exists() and rank == 0:
+    if force and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if spec.kind == "train":  # every rank trains (DDP); rank 0 alone scores and writes
+    if spec.kind == "train":
         body = _execute_train(spec, run_dir, root / "data", n_null, progress)
-        if rank != 0:
-            return {"name": spec.name, "kind": spec.kind, "seed": spec.seed, **body}
-    elif rank != 0:  # the other runs are single-process work: rank 0 does them
-        return {"name": spec.name, "kind": spec.kind, "seed": spec.seed, "skipped": True}
     elif spec.kind == "node2vec":
         body = _execute_node2vec(spec)
     elif spec.kind == "knobs":
@@ -586,7 +585,7 @@ def _claim_geometry(R: dict) -> dict:
 
 def _claim_use(R: dict) -> dict:
     checks, parts = [], []
-    for fam in ("gpt2", "llama", "mamba", "frozen"):
+    for fam in USE_RUNS:
         runs = [r for r in R.get(fam, []) if "use" in r]
         if not runs:
             continue
@@ -805,9 +804,12 @@ def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | No
         log(f"total estimate for the training runs: "
             f"{_hours(sum(r['estimate_hours'] for r in rows))} on {device}")
         return {"preset": preset, "dry_run": True, "plan": rows, "device": device}
-    if rank != 0:
+    if rank != 0:  # train each run with rank 0 (DDP); rank 0 alone scores, studies, writes
         for spec in runs:
-            execute(spec, root, force, PRESETS[preset].geometry_null, False)
+            run_dir = root / "runs" / spec.folder
+            if spec.kind == "train" and (force or not (run_dir / "result.json").is_file()):
+                # with --force rank 0 removes the folder: never resume from what it removes
+                _train_run(spec, run_dir, root / "data", progress=False, resume=not force)
         return {"preset": preset, "rank": rank, "world_size": world}
     root.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"preset": preset, "description": PRESETS[preset].description,
@@ -883,8 +885,6 @@ def _figures(results: dict[str, Any], root: Path) -> dict[str, list[str]]:
 
 def write_report(results: dict[str, Any], root: str | os.PathLike) -> Path:
     """``REPORT.md`` (and ``figures/``) from a results dict."""
-    from .cards import markdown_table
-
     root = Path(root)
     figs = _figures(results, root)
     rows = results["verdicts"]
@@ -923,11 +923,7 @@ def write_report(results: dict[str, Any], root: str | os.PathLike) -> Path:
                            for runs in results["runs"].values() for r in runs])]
     L.append(f"\nSum of run wall times: "
              f"{sum(r['wall_seconds'] for rs in results['runs'].values() for r in rs):.0f} s.")
-    path = root / "REPORT.md"
-    tmp = root / ".REPORT.md.tmp"
-    tmp.write_text("\n".join(L) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(root / "REPORT.md", "\n".join(L) + "\n")
 
 
 def _setting(results: dict, cid: str) -> str:
@@ -964,8 +960,6 @@ def _setting(results: dict, cid: str) -> str:
 
 
 def _claim_details(results: dict, cid: str) -> list[str]:
-    from .cards import markdown_table
-
     R = results["runs"]
     L: list[str] = []
     if cid in ("1", "2", "3", "4", "5", "geometry"):
@@ -1051,8 +1045,6 @@ README_BEGIN, README_END = "<!-- reproduce:begin -->", "<!-- reproduce:end -->"
 
 def readme_section(results: dict[str, Any]) -> str:
     """The README's reproduction table, generated from a ``results.json`` (never typed in)."""
-    from .cards import markdown_table
-
     env = results["environment"]
     total = sum(r["wall_seconds"] for rs in results["runs"].values() for r in rs)
     L = [f"Generated from `results.json` of `hf-geommem reproduce --preset {results['preset']}`"
@@ -1076,7 +1068,5 @@ def update_readme(results_path: str | os.PathLike, readme: str | os.PathLike = "
         raise ValueError(f"{str(path)!r} lacks the {README_BEGIN} ... {README_END} markers")
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(f"{head}{README_BEGIN}\n{readme_section(results)}\n{README_END}{tail}")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, f"{head}{README_BEGIN}\n{readme_section(results)}\n"
+                                   f"{README_END}{tail}")

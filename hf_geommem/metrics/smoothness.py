@@ -3,6 +3,7 @@ spectral energy fraction and profile, distance correlation."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -37,13 +38,20 @@ def geometric_level(X: Any, graph: Any, n_null: int = 100, seed: int = 0) -> Sco
                       n_null, seed, True, best=1.0)
 
 
+_FIEDLER: "weakref.WeakKeyDictionary[Graph, float]" = weakref.WeakKeyDictionary()
+
+
 def _fiedler_value(g: Graph) -> float:
-    lap = combinatorial_laplacian(g)
-    if g.num_components > 1:
-        return 0.0
-    if g.num_nodes <= DENSE_LIMIT:
-        return float(np.linalg.eigvalsh(lap.toarray())[1])
-    return float(smallest_eigenvectors(lap, k=2).values[1])
+    """The second-smallest eigenvalue of ``L = D - A``; one eigendecomposition per graph (the
+    geometry recorder scores the same graph at every recorded step)."""
+    if g not in _FIEDLER:
+        if g.num_components > 1:
+            _FIEDLER[g] = 0.0
+        elif g.num_nodes <= DENSE_LIMIT:
+            _FIEDLER[g] = float(np.linalg.eigvalsh(combinatorial_laplacian(g).toarray())[1])
+        else:
+            _FIEDLER[g] = float(smallest_eigenvectors(combinatorial_laplacian(g), k=2).values[1])
+    return _FIEDLER[g]
 
 
 def dirichlet_energy(X: Any, graph: Any, n_null: int = 100, seed: int = 0) -> Score:

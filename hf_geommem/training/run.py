@@ -4,6 +4,7 @@ folder's helpers (resume point, metrics, card and report)."""
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import json
 import math
@@ -112,7 +113,7 @@ def train(
     """
     import time
 
-    from ..builder import check_output_dir
+    from ..files import check_output_dir
 
     config = config or TrainConfig()
     task = dataset if isinstance(dataset, TaskData) else load_task(dataset)
@@ -263,7 +264,7 @@ def train(
     if args.world_size > 1:  # every rank returns once the model is saved
         trainer.accelerator.wait_for_everyone()
         # a script that ends without end_distributed() still tears the group down before exit
-        atexit.register(end_distributed, wait=False)
+        _register_teardown()
     history = [r for r in trainer.state.log_history if "step" in r and any(
         k.startswith(("eval_", "edge_")) for k in r)]
     final = history[-1] if history else {}
@@ -308,6 +309,11 @@ def rank_and_world() -> tuple[int, int]:
     """(rank, world size) of this process: ``RANK`` / ``WORLD_SIZE`` as ``accelerate launch``
     and ``torchrun`` set them; ``(0, 1)`` in a plain process."""
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+@functools.cache
+def _register_teardown() -> None:
+    atexit.register(end_distributed, wait=False)
 
 
 def end_distributed(wait: bool = True) -> None:

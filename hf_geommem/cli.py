@@ -654,6 +654,7 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
     import json
 
     from . import interventions as iv
+    from .files import write_text_atomic
 
     def fmt(v: Any) -> str:
         return f"{v:.4f}" if isinstance(v, float) else str(v)
@@ -677,7 +678,6 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         res = iv.pack_stand_in_test(model, tok, pack, template, args.layer, n_null=args.null,
                                     seed=args.seed)
         out = Path(args.out or "outputs/intervene")
-        out.mkdir(parents=True, exist_ok=True)
         print(f"stand-in test, pack {pack.name!r}, prompt {template!r}, layer {args.layer}:")
         table(res)
         if not res["significant_entity"]:
@@ -685,8 +685,7 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
                   f"prompts (chance {100 * res['chance']:.0f}%, p {res['p_entity_vs_chance']:.3g}):"
                   f" the stand-in test says nothing here; try another --template",
                   file=sys.stderr)
-        from .files import write_text_atomic
-
+        out.mkdir(parents=True, exist_ok=True)  # only once there is a result to write
         path = write_text_atomic(out / f"stand_in_{pack.name}_layer{args.layer}.json",
                                  json.dumps(res, indent=2))
         print(path)
@@ -710,7 +709,6 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
     model = AutoModelForCausalLM.from_pretrained(run)
     model.eval()
     out = Path(args.out) if args.out else run / "interventions"
-    out.mkdir(parents=True, exist_ok=True)
     if args.test == "stand-in":
         res = iv.stand_in_test(model, task, n_null=args.null, seed=args.seed, layer=args.layer)
         print(f"stand-in test on {res['n_arms']} held-out arms, layer {args.layer} "
@@ -725,9 +723,9 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
             print(f"  {name}: p vs random {res[f'p_{name}_vs_random']:.4g}, p vs chance "
                   f"{res[f'p_{name}_vs_chance']:.3g}, significant "
                   f"{res[f'significant_{name}']}")
-        path = out / f"stand_in_layer{args.layer}.json"
-        path.write_text(json.dumps(res, indent=2))
-        print(path)
+        out.mkdir(parents=True, exist_ok=True)  # only once there is a result to write
+        print(write_text_atomic(out / f"stand_in_layer{args.layer}.json",
+                                json.dumps(res, indent=2)))
         return 0
     res = iv.ablation_test(model, task, k=args.k, n_null=args.null, seed=args.seed,
                            layer=args.layer, method=args.method, positions=args.positions)
@@ -753,11 +751,12 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
     for r in curve:
         print(f"  {r['k']:>4d} {r['geo_v1']:>7.4f} {r['null_v1_mean']:>8.4f} "
               f"{r['geo_exact']:>10.4f} {r['null_exact_mean']:>11.4f}")
+    out.mkdir(parents=True, exist_ok=True)
     fig = iv.plot_ablation_curve(curve, out / f"ablation_layer{args.layer}.png",
                                  f"{run.name}: {args.method} vs random ablation, layer "
                                  f"{args.layer}")
-    path = out / f"ablation_layer{args.layer}.json"
-    path.write_text(json.dumps({"test": res, "curve": curve}, indent=2))
+    path = write_text_atomic(out / f"ablation_layer{args.layer}.json",
+                             json.dumps({"test": res, "curve": curve}, indent=2))
     print(path)
     print(fig)
     return 0

@@ -117,7 +117,8 @@ def run_one(name: str, spec: dict, root: Path, ks=(1, 2, 3)) -> dict:
            "final_exact": res.final["eval_exact_path"],
            "final_train_exact": res.final.get("train_exact_path"),
            "best_exact": best["eval_exact_path"], "best_step": best["step"],
-           "curve": [(r["step"], r["eval_exact_path"], r.get("train_exact_path")) for r in hist]}
+           "curve": [(r["step"], r["eval_exact_path"], r.get("train_exact_path"),
+                          r.get("eval_per_position")) for r in hist]}
     for k in ks:
         stop = stop_rule(hist, k)
         row[f"stop{k}_step"] = stop["step"] if stop else None

@@ -142,10 +142,13 @@ class Preset:
 
 
 def _gpt2(steps: int, eval_steps: int, **kw: Any) -> dict:
-    """TrainConfig fields (plus an optional ``data`` override of the preset's graph)."""
-    return dict(model=kw.pop("model", "gpt2-small"), learning_rate=kw.pop("learning_rate", 1e-3),
-                lr_scheduler=kw.pop("lr_scheduler", "constant"), max_steps=steps,
-                eval_steps=eval_steps, **kw)
+    """TrainConfig fields (plus an optional ``data`` override of the preset's graph), every
+    optimizer setting explicit (the controls' and the smoke preset's, whatever the model's
+    family recipe says)."""
+    fixed = dict(model="gpt2-small", learning_rate=1e-3, lr_scheduler="constant",
+                 weight_decay=0.01, batch_size=None, warmup_ratio=0.0,
+                 stop_after_train_exact=None)
+    return {**fixed, **kw, "max_steps": steps, "eval_steps": eval_steps}
 
 
 PRESETS: dict[str, Preset] = {
@@ -165,21 +168,13 @@ PRESETS: dict[str, Preset] = {
         node2vec=dict(epochs=300, dim=16), knobs=dict(steps=100, dim=32), probe=None,
         gpt2_seeds=2, geometry_null=40),
     "cpu": Preset(
-        "cpu", "CPU scale: 2-layer width-128 models with 2 pause tokens, GPT-2 and the "
-               "controls on G(300,5), Llama and Mamba on G(600,5) (<= 45 min on one core)",
+        "cpu", "CPU scale: 2-layer width-128 models with 2 pause tokens on G(300,5), each "
+               "family with its recipe",
         graph=dict(degree=300, length=5, pauses=2),
-        models={"gpt2": _gpt2(120, 10, geometry_points=12),
-                # docs/sweep_llama_mamba.md: on G(600,5) (more arms) Llama with weight decay 1.0
-                # and the train-only stopping rule stops near its held-out peak (it decays once
-                # the train paths are memorized); Mamba needs a long cosine schedule: with
-                # 1,200 steps one seed of three ended at 60%, with 2,400 at 98%
-                "llama": _gpt2(150, 10, model="llama-small", learning_rate=3e-3,
-                               weight_decay=1.0, stop_after_train_exact=1, geometry_points=12,
-                               data=dict(degree=600, length=5, pauses=2)),
-                "mamba": _gpt2(2400, 200, model="mamba-small", learning_rate=3e-3,
-                               batch_size=256, weight_decay=1.0, lr_scheduler="cosine",
-                               warmup_ratio=0.05, geometry_points=12,
-                               data=dict(degree=600, length=5, pauses=2))},
+        # every family with its recipe (hf_geommem.presets.RECIPES; robustness on graphs
+        # nobody tuned on: docs/robustness.md)
+        models={family: dict(model=f"{family}-small", geometry_points=12)
+                for family in ("gpt2", "llama", "mamba")},
         controls=_gpt2(120, 20),
         in_context=dict(data=dict(in_context=True, degree=10, length=5, num_train=20_000,
                                   num_test=500),

@@ -78,19 +78,24 @@ RECIPE_FIELDS = ("learning_rate", "weight_decay", "batch_size", "lr_scheduler", 
                  "max_steps", "eval_steps", "stop_after_train_exact")
 """The :class:`TrainConfig` fields a family recipe supplies (the others have plain defaults)."""
 
-_TUNED = ("path-star G(300,5) and G(600,5), 2 pauses, seeds >= 100 (docs/recipes.md); "
+_TUNED = ("path-star G(300,5) and G(600,5), 2 pauses, seeds 100 and 101 (docs/recipes.md); "
           "never the robustness benchmark's graphs")
 
+
+def _minibatch_cosine(family: str) -> TrainingRecipe:
+    # docs/recipes.md: full batch at a constant lr memorizes the train paths, then drifts off
+    # the held-out solution (Llama collapses, GPT-2 ends at 68% on G(200,5)); mini-batches with
+    # weight decay 1.0 and a cosine decay to zero keep climbing for ~1,000 steps after the train
+    # paths are memorized (the held-out leaf is the slow hop) and then hold
+    return TrainingRecipe(family, learning_rate=3e-3, weight_decay=1.0, batch_size=256,
+                          lr_scheduler="cosine", warmup_ratio=0.05, max_steps=2400,
+                          eval_steps=200, tuned_on=_TUNED)
+
+
 RECIPES: dict[str, TrainingRecipe] = {
-    "gpt2": TrainingRecipe("gpt2", learning_rate=1e-3, weight_decay=0.01, batch_size=None,
-                           lr_scheduler="constant", warmup_ratio=0.0, max_steps=200,
-                           eval_steps=25, tuned_on=_TUNED),
-    "llama": TrainingRecipe("llama", learning_rate=3e-3, weight_decay=1.0, batch_size=None,
-                            lr_scheduler="constant", warmup_ratio=0.0, max_steps=200,
-                            eval_steps=10, tuned_on=_TUNED),
-    "mamba": TrainingRecipe("mamba", learning_rate=3e-3, weight_decay=1.0, batch_size=256,
-                            lr_scheduler="cosine", warmup_ratio=0.05, max_steps=2400,
-                            eval_steps=200, tuned_on=_TUNED),
+    "gpt2": _minibatch_cosine("gpt2"),
+    "llama": _minibatch_cosine("llama"),
+    "mamba": _minibatch_cosine("mamba"),
     # the linear network of the tiny studies (science.md 8: lr 1e-2, full batch)
     "linear": TrainingRecipe("linear", learning_rate=1e-2, weight_decay=0.01, batch_size=None,
                              lr_scheduler="constant", warmup_ratio=0.0, max_steps=200,

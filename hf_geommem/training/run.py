@@ -242,6 +242,7 @@ def train(
                                      callback.edge_nodes))))
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
                            data_collator=collator, processing_class=tok,
+                           output_layer=config.output_layer,
                            callbacks=callbacks + extra_callbacks)
     if not progress:  # Trainer prints every log dict when its progress bar is off
         from transformers import PrinterCallback

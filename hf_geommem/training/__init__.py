@@ -31,7 +31,8 @@ from ..lazy import lazy_getattr
 _WHERE = {
     "TrainConfig": "config", "RUN_FILE": "config", "METRICS_FILE": "config",
     "OUTPUT_LAYERS": "config", "linear_cross_entropy": "output_layer",
-    "head_loss": "trainer", "supervised_hidden_states": "trainer",
+    "head_loss": "trainer", "batch_loss": "trainer", "MicroBatchPlan": "memory",
+    "MemoryBudgetError": "memory", "peak_rss_gb": "memory", "supervised_hidden_states": "trainer",
     "column": "data", "tokenize_config": "data", "AnswerOnlyCollator": "data",
     "answer_head_loss": "trainer", "NonFiniteLossError": "trainer", "GraphTrainer": "trainer",
     "evaluate_paths": "decoding", "edge_query_logits": "decoding", "evaluate_edges": "decoding",

@@ -11,7 +11,7 @@ from transformers import Trainer
 from .config import OUTPUT_LAYERS
 from .output_layer import linear_cross_entropy
 
-__all__ = ["answer_head_loss", "head_loss", "supervised_hidden_states",
+__all__ = ["answer_head_loss", "batch_loss", "head_loss", "supervised_hidden_states",
            "NonFiniteLossError", "GraphTrainer"]
 
 
@@ -77,13 +77,36 @@ def answer_head_loss(model: Any, input_ids: torch.Tensor, attention_mask: torch.
     return head_loss(model, hidden, targets, num_items, output_layer)
 
 
+def batch_loss(model: Any, inputs: dict[str, torch.Tensor], num_items: torch.Tensor | int,
+               output_layer: str = "chunked") -> torch.Tensor:
+    """The loss of a right-padded batch (``input_ids``, ``attention_mask``, ``labels``), run as
+    one backbone forward per distinct length (rows trimmed to it) and one head call over the
+    supervised positions of all of them; summed and divided by ``num_items``. A batch with no
+    supervised token gives a zero that still reaches every trainable weight."""
+    labels = inputs["labels"]
+    if not (labels != -100).any():
+        return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+    lengths = inputs["attention_mask"].sum(dim=1)
+    groups = []
+    for length in torch.unique(lengths).tolist():
+        rows = lengths == length
+        lab = labels[rows, :length]
+        if (lab[:, 1:] != -100).any():
+            groups.append((inputs["input_ids"][rows, :length],
+                           inputs["attention_mask"][rows, :length], lab))
+    if not _has_separate_head(model):
+        return sum(answer_head_loss(model, *g, num_items) for g in groups)
+    parts = [supervised_hidden_states(model, *g) for g in groups]
+    return head_loss(model, torch.cat([h for h, _ in parts]), torch.cat([t for _, t in parts]),
+                     num_items, output_layer)
+
+
 class NonFiniteLossError(ValueError):
     """The training loss became NaN or infinite (e.g. a learning rate far too large)."""
 
 
 class GraphTrainer(Trainer):
-    """``Trainer`` with its loss computed by :func:`supervised_hidden_states` and
-    :func:`head_loss`:
+    """``Trainer`` with its loss computed by :func:`batch_loss`:
 
     * length-grouped forward: a batch mixing 3-token edge examples with longer path examples is
       run as one forward per distinct length (rows trimmed to their length). With right padding
@@ -110,25 +133,9 @@ class GraphTrainer(Trainer):
         if return_outputs or self.args.world_size > 1:
             # DDP: the wrapped model's own forward (its gradient hooks) on the padded batch
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        if not (labels != -100).any():  # a zero that still reaches every trainable weight
-            return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
         num_items = num_items_in_batch if num_items_in_batch is not None else \
             (labels[:, 1:] != -100).sum()
-        lengths = inputs["attention_mask"].sum(dim=1)
-        groups = []
-        for length in torch.unique(lengths).tolist():
-            rows, end = lengths == length, length
-            lab = labels[rows, :end]
-            if (lab[:, 1:] != -100).any():
-                groups.append((inputs["input_ids"][rows, :end],
-                               inputs["attention_mask"][rows, :end], lab))
-        if _has_separate_head(model):
-            # one head call over the supervised positions of every length group
-            parts = [supervised_hidden_states(model, *g) for g in groups]
-            total = head_loss(model, torch.cat([h for h, _ in parts]),
-                              torch.cat([t for _, t in parts]), num_items, self.output_layer)
-        else:
-            total = sum(answer_head_loss(model, *g, num_items) for g in groups)
+        total = batch_loss(model, inputs, num_items, self.output_layer)
         if num_items_in_batch is not None and not self.model_accepts_loss_kwargs:
             total = total * self.current_gradient_accumulation_steps  # Trainer divides by it
         if not torch.isfinite(total):

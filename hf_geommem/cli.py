@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -289,6 +290,27 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedding-init-std", type=float,
                    help="token-embedding init std (1.0: the 'non-geometric' init)")
     p.add_argument("--seed", type=_seed, default=d.seed)
+    p.add_argument("--memory-budget-gb", type=_budget, default=d.memory_budget_gb,
+                   help="most memory a training step may take: a larger batch runs as "
+                        "micro-batches with gradient accumulation (the same update); 'none': "
+                        "no budget (default: %(default)s)")
+    p.add_argument("--output-layer", choices=["chunked", "plain"], default=d.output_layer,
+                   help="LM head + cross-entropy in chunks of positions (bounded memory) or "
+                        "all logits at once")
+
+
+def _budget(text: str) -> float | None:
+    """argparse type of --memory-budget-gb: a number of GB > 0, or 'none'."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GB > 0 or 'none', got "
+                                         f"{text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of GB > 0 or 'none', got {value}")
+    return value
 
 
 def _recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -319,6 +341,7 @@ def _train_config(args: argparse.Namespace):
         save_steps=args.save_steps, geometry_points=args.geometry_points,
         freeze_embeddings=args.freeze_embeddings, tie_embeddings=not args.untied,
         embedding_init_std=args.embedding_init_std, seed=args.seed,
+        memory_budget_gb=args.memory_budget_gb, output_layer=args.output_layer,
         **_recipe_overrides(args))
 
 

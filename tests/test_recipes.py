@@ -24,10 +24,10 @@ def test_recipe_lookup_per_family(model):
     assert cfg.recipe_summary()["overridden"] == {}
 
 
-def test_families_have_different_recipes():
-    # the point of per-family recipes: a Llama or Mamba user does not get GPT-2's settings
-    assert TrainConfig(model="llama-small").weight_decay != TrainConfig().weight_decay
-    assert TrainConfig(model="mamba-small").batch_size != TrainConfig().batch_size
+def test_recipe_follows_the_family_not_the_default():
+    # a linear-network user does not get the sequence models' mini-batch recipe, and vice versa
+    assert TrainConfig(model="linear-tiny").batch_size is None
+    assert TrainConfig(model="llama-small").batch_size == RECIPES["llama"].batch_size == 256
 
 
 def test_unknown_model_is_refused():

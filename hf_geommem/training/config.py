@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
 from typing import Any
 
 from ..presets import PRESETS, RECIPE_FIELDS, recipe_for
 
-__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE", "FROM_RECIPE"]
+__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE", "FROM_RECIPE", "OUTPUT_LAYERS"]
 
 
 class _FromRecipe:
@@ -41,6 +40,13 @@ RUN_FILE = "geommem_run.json"
 
 
 METRICS_FILE = "metrics.jsonl"
+
+
+OUTPUT_LAYERS = ("chunked", "plain")
+"""How the LM head and the cross-entropy run (:attr:`TrainConfig.output_layer`): ``chunked``
+(:func:`hf_geommem.training.output_layer.linear_cross_entropy`, one chunk of logits at a time)
+or ``plain`` (the head's ``nn.Linear`` on every supervised position at once, then
+``model.loss_function``)."""
 
 
 @dataclass
@@ -74,6 +80,13 @@ class TrainConfig:
             held-out split; ``None``: run all ``max_steps``). Under several processes rank 0
             evaluates and every rank stops with it.
         seed: seed of init, data order and evaluation samples.
+        output_layer: ``"chunked"`` (default: the LM head and cross-entropy run over chunks of
+            the supervised positions, so their logits never all exist at once) or ``"plain"``
+            (all at once; same loss and gradients, for comparison).
+        memory_budget_gb: the most memory (GB = 2**30 bytes) a training step may take; a batch
+            whose estimated step would exceed it runs as micro-batches with gradient
+            accumulation (the same update), and a run that cannot fit even one example per
+            micro-batch is refused before training. ``None``: no budget (one pass per batch).
     """
 
     model: str = "gpt2-small"
@@ -98,6 +111,8 @@ class TrainConfig:
     embedding_init_std: float | None = None
     stop_after_train_exact: int | None = FROM_RECIPE
     seed: int = 0
+    output_layer: str = "chunked"
+    memory_budget_gb: float | None = 4.0
 
     def __post_init__(self) -> None:
         if self.model not in PRESETS:
@@ -147,6 +162,13 @@ class TrainConfig:
         if self.stage1_steps is not None and not 0 < self.stage1_steps < self.max_steps:
             raise ValueError(f"stage1_steps must be in 1..max_steps-1 = {self.max_steps - 1}, "
                              f"got {self.stage1_steps}")
+        if self.output_layer not in OUTPUT_LAYERS:
+            raise ValueError(f"output_layer must be one of {list(OUTPUT_LAYERS)}, got "
+                             f"{self.output_layer!r}")
+        if self.memory_budget_gb is not None and not (
+                math.isfinite(self.memory_budget_gb) and self.memory_budget_gb > 0):
+            raise ValueError(f"memory_budget_gb must be a finite number > 0 or None, got "
+                             f"{self.memory_budget_gb}")
 
     @property
     def family(self) -> str:

@@ -17,7 +17,8 @@ train-path accuracy, top-k edge recovery and chance (1/d). Results go to Trainer
 
 Rooms: :mod:`.config` (:class:`TrainConfig`, light), :mod:`.data` (tokenizing, answer-only
 collator), :mod:`.trainer` (:class:`GraphTrainer`), :mod:`.decoding` (greedy path evaluation and
-edge queries), :mod:`.callbacks` (evaluation, run file), :mod:`.run` (:func:`train`). Every public
+edge queries), :mod:`.callbacks` (evaluation, run file), :mod:`.run` (:func:`train`),
+:mod:`.run_folder` (a finished run's model and its checked task). Every public
 name stays importable from ``hf_geommem.training``; they load on first use, so importing the
 package (e.g. for :class:`TrainConfig` in the CLI parser) costs no torch or transformers import.
 """
@@ -35,6 +36,8 @@ _WHERE = {
     "TrainResult": "run", "train": "run", "finish_run": "run",
     "end_distributed": "run", "rank_and_world": "run",
     "last_complete_checkpoint": "run", "read_metrics": "run", "push_run": "run",
+    "run_task": "run_folder", "check_run_dataset": "run_folder", "load_run_model": "run_folder",
+    "read_run_json": "run_folder",
 }
 __all__ = sorted(_WHERE)
 

@@ -636,6 +636,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .plotting import plot_leaf_first_hop
     from .training import TrainConfig, finish_run, train
 
+    TrainConfig(model=args.model)  # an unknown preset fails before anything is built
     out = Path(args.out)
     data_dir, run_dir = out / f"g{args.degree}_{args.length}", out / "model"
     t0 = time.perf_counter()
@@ -643,6 +644,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           f"token(s) -> {data_dir}")
     task = build_task("path_star", degree=args.degree, length=args.length, seed=args.seed,
                       paths=PathTaskConfig(num_pauses=args.pauses, seed=args.seed))
+    held_out = task["paths"]["test"].num_rows
+    if held_out < 2 or args.length < 3:  # the geometry of held-out arms is scored after training
+        raise ValueError(f"G({args.degree},{args.length}) is too small for the demo: it scores "
+                         f"the geometry of >= 2 held-out arms of >= 2 nodes, got {held_out} arm(s)"
+                         f" of {args.length - 1}; use --degree >= 8 and --length >= 3")
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())

@@ -366,6 +366,25 @@ def _read_card_meta(source: str, revision: str | None, token: str | None) -> tup
     return meta, local
 
 
+def _read_split(folder: Path, config: str, split: str, features: Features) -> pa.Table:
+    """One split's Parquet file, refused with its name when it is missing, damaged, or holds
+    another config's columns (a swapped file)."""
+    path = folder / _parquet_name(config, split)
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} not found: the task folder is incomplete; "
+                                f"rebuild it")
+    try:
+        table = pq.read_table(path, memory_map=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable Parquet file ({exc}): rebuild the "
+                         f"task folder") from None
+    if table.column_names != list(features):
+        raise ValueError(f"{str(path)!r} has columns {table.column_names}, not those of config "
+                         f"{config!r} ({list(features)}): the file was replaced or swapped; "
+                         f"rebuild the task folder")
+    return table
+
+
 def load_task(source: str | os.PathLike, configs: list[str] | None = None,
               cache_dir: str | None = None, revision: str | None = None,
               token: str | None = None) -> TaskData:
@@ -389,10 +408,9 @@ def load_task(source: str | os.PathLike, configs: list[str] | None = None,
     for c in wanted:
         features = IN_CONTEXT_FEATURES if in_context else CONFIG_FEATURES[c]
         if local:
-            loaded[c] = DatasetDict({
-                s: _dataset(pq.read_table(Path(source) / _parquet_name(c, s), memory_map=True),
-                            features, s)
-                for s in meta["configs"][c]})
+            loaded[c] = DatasetDict({s: _dataset(_read_split(Path(source), c, s, features),
+                                                 features, s)
+                                     for s in meta["configs"][c]})
         else:
             from datasets import load_dataset
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -70,15 +71,26 @@ def _add_task_options(p: argparse.ArgumentParser, family: str) -> None:
     p.add_argument("--split-by", choices=["leaf", "subtree"], default="leaf")
 
 
-def _seed(text: str) -> int:
-    """argparse type of every --seed: an integer >= 0 (numpy's generators refuse negatives)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``minimum`` (argparse then names the option)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}"
+                                             ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # argparse's "invalid <name> value" message
+    return parse
+
+
+# every --seed: numpy's generators refuse negatives
+_seed = _int_at_least(0)
+# null draws, components, batch sizes: 0 would give a p-value with no test behind it
+_count = _int_at_least(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,11 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--out", default="outputs/tiny", help="tables (JSON) and figures")
     tiny.add_argument("--models", default=",".join(("associative", "node2vec", "laplacian",
                                                     "transformer", "linear", "mamba")))
-    tiny.add_argument("--knob-steps", type=int, default=10_000)
+    tiny.add_argument("--knob-steps", type=_count, default=10_000)
     tiny.add_argument("--self-edges", action=argparse.BooleanOptionalAction, default=True,
                       help="tiny study: u -> u examples for the trained models (default on; "
                       "--no-self-edges shows the linear network's zig-zag code)")
-    tiny.add_argument("--null", type=int, default=200)
+    tiny.add_argument("--null", type=_count, default=200)
     tiny.add_argument("--seed", type=_seed, default=0)
     tiny.set_defaults(func=_cmd_tiny)
 
@@ -145,11 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--pack", default="months",
                     help="built-in pack (days, months, digits, numbers, letters) or a JSON file")
     pr.add_argument("--position", choices=["last", "mean", "next"], default="last")
-    pr.add_argument("--null", type=int, default=1000, help="null draws per score")
+    pr.add_argument("--null", type=_count, default=1000, help="null draws per score")
     pr.add_argument("--no-standardize", action="store_true",
                     help="score raw hidden states (default: z-score every dimension)")
-    pr.add_argument("--pcs", type=int, help="keep this many principal components")
-    pr.add_argument("--batch-size", type=int, default=16)
+    pr.add_argument("--pcs", type=_count, help="keep this many principal components")
+    pr.add_argument("--batch-size", type=_count, default=16)
     pr.add_argument("--out", default="outputs/probe", help="folder for the plot and JSON")
     pr.add_argument("--seed", type=_seed, default=0)
     pr.set_defaults(func=_cmd_probe)
@@ -177,9 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default: ablate on a trained run; stand-in with --pack (the only test "
                          "a pretrained checkpoint gets)")
     iv.add_argument("--dataset", help="task folder (default: the one the run recorded)")
-    iv.add_argument("--layer", type=int, default=0,
+    iv.add_argument("--layer", type=_seed, default=0,
                     help="site: 0 = token embeddings, L = output of decoder block L")
-    iv.add_argument("--k", type=int, help="directions ablated (default min(16, arms - 1, width); "
+    iv.add_argument("--k", type=_count, help="directions ablated (default min(16, arms - 1, width); "
                                           "for laplacian min(16, width)); the figure sweeps "
                                           "k = 1, 2, 4, ... up to it")
     iv.add_argument("--method", choices=["arm-means", "laplacian"], default="arm-means",
@@ -187,15 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "the projection onto the smoothest Laplacian eigenspaces")
     iv.add_argument("--positions", choices=["source", "all"], default="source",
                     help="ablate at the leaf's position only, or at every node token")
-    iv.add_argument("--null", type=int, default=100, help="null draws")
-    iv.add_argument("--curve-null", type=int, default=20, help="null draws per k in the figure")
+    iv.add_argument("--null", type=_count, default=100, help="null draws")
+    iv.add_argument("--curve-null", type=_count, default=20,
+                    help="null draws per k in the figure")
     iv.add_argument("--pack", help="pretrained checkpoint: probe pack for the stand-in test")
     iv.add_argument("--template", help="with --pack: prompt with a checkable next-entity "
                                        "answer (default per pack, e.g. 'The month after {} is')")
     iv.add_argument("--gguf-file", help="GGUF file inside the model folder (with --pack)")
     iv.add_argument("--out", help="folder for the JSON and figure (default RUN/interventions, "
                                   "or outputs/intervene with --pack)")
-    iv.add_argument("--seed", type=int, default=0)
+    iv.add_argument("--seed", type=_seed, default=0)
     iv.set_defaults(func=_cmd_intervene)
 
     rp = sub.add_parser("reproduce", help="every claim of the paper: runs, REPORT.md, figures")
@@ -381,10 +394,14 @@ def _train_and_write(args: argparse.Namespace, task: Any, config: Any) -> int:
         from .training import last_complete_checkpoint
 
         ck = last_complete_checkpoint(args.out) if Path(args.out).is_dir() else None
-        print("hf-geommem: interrupted; " + (
-            f"the last complete checkpoint is {ck}: add --resume to the same command to go on"
-            if ck else "no checkpoint was written (use --save-steps N to make runs resumable)"),
-            file=sys.stderr)
+        if ck:
+            how = f"the last complete checkpoint is {ck}: add --resume to the same command to go on"
+        elif config.save_steps:  # cut short before or during the first checkpoint
+            how = (f"no complete checkpoint yet (--save-steps {config.save_steps}): add --resume "
+                   f"to the same command to start this run again from step 0")
+        else:
+            how = "no checkpoint was written (use --save-steps N to make runs resumable)"
+        print(f"hf-geommem: interrupted; {how}", file=sys.stderr)
         return 130
     if rank_and_world()[0] == 0:  # under accelerate launch only rank 0 writes
         finish_run(result, task, Path(args.dataset).name)
@@ -393,18 +410,39 @@ def _train_and_write(args: argparse.Namespace, task: Any, config: Any) -> int:
         if args.push:
             from .training import push_run
 
-            print(f"pushed to {push_run(args.out, args.push, private=args.private)}")
+            return _push(lambda: push_run(args.out, args.push, private=args.private), args.out,
+                         args.push, "model", args.private, exclude="checkpoint-*")
     return 0
+
+
+def _push(upload: Callable[[], str], folder: str, repo: str, repo_type: str, private: bool,
+          exclude: str | None = None) -> int:
+    """Upload after the work is done: a failure (no network, no token, offline mode) says what
+    is saved where and how to retry the upload alone, in one line, and exits 2."""
+    try:
+        print(f"pushed to {upload()}")
+        return 0
+    except Exception as exc:  # any Hub or network error: the local result is complete
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        retry = (f"hf upload {repo} {folder} . --repo-type {repo_type}"
+                 + (" --private" if private else "")
+                 + (f" --exclude '{exclude}'" if exclude else ""))
+        print(f"hf-geommem: error: saved {folder}, but the upload to {repo} failed "
+              f"({type(exc).__name__}: {what}); retry the upload alone with: {retry}",
+              file=sys.stderr)
+        return 2
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
     import json
 
+    from .files import check_output_path, write_text_atomic
     from .metrics import ALPHA
     from .plotting import plot_probe_layers
     from .probing import extract_representations, get_pack, load_model, probe
 
     pack = get_pack(args.pack)  # bad pack names fail before the model loads
+    out = check_output_path(args.out, "--out")  # and a bad --out before any work
     t0 = time.perf_counter()
     model, tok, precision = load_model(args.model, args.gguf_file)
     print(f"loaded {args.model} ({type(model).__name__}, {precision}) in "
@@ -423,11 +461,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         cells = [f"{row[n].value:8.3f} ({row[n].z:6.1f}){'*' if row[n].significant else ' '}"
                  for n in names]
         print(f"{layer:>5d} " + " ".join(f"{c:>24s}" for c in cells))
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"probe_{pack.name}"
     plot = plot_probe_layers(rows, out / f"{stem}.png", f"{args.model}: {pack.name}")
-    (out / f"{stem}.json").write_text(json.dumps({
+    write_text_atomic(out / f"{stem}.json", json.dumps({
         "model": args.model, "precision": precision, "model_dtype": reps.model_dtype,
         "pack": pack.name, "position": args.position, "n_null": args.null,
         "layers": [{n: row[n].as_dict() for n in names} for row in rows]}, indent=1))
@@ -441,14 +478,19 @@ def _cmd_tiny(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from . import plotting, studies
+    from .files import check_output_path, write_text_atomic
     from .graphs import tiny_graphs
 
-    out = Path(args.out)
+    models = tuple(m for m in args.models.split(",") if m)
+    unknown = sorted(set(models) - set(studies.TINY_MODELS))
+    if unknown or not models:  # before any folder is made
+        raise ValueError(f"--models: unknown model(s) {unknown or args.models!r}; expected a "
+                         f"comma list of {', '.join(studies.TINY_MODELS)}")
+    out = check_output_path(args.out, "--out")
     (out / "figures").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     report: dict = {}
     if args.part in ("all", "study"):
-        models = tuple(m for m in args.models.split(",") if m)
         graphs = tiny_graphs(args.seed)
         bar = tqdm(total=len(graphs) * len(models), desc="tiny study", unit="run")
         rows = studies.tiny_study(graphs, models, n_null=args.null, seed=args.seed,
@@ -497,53 +539,54 @@ def _cmd_tiny(args: argparse.Namespace) -> int:
               f"at step {t['geometry_steps']}, full top-k recovery at step "
               f"{t['trainable_fit_steps']}")
         report["timing"] = t
-    (out / "tiny_study.json").write_text(json.dumps(report, indent=1, default=float))
+    write_text_atomic(out / "tiny_study.json", json.dumps(report, indent=1, default=float))
     print(f"\ndone in {time.perf_counter() - t0:.0f} s: {out / 'tiny_study.json'}, figures in "
           f"{out / 'figures'}")
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    import json
-
-    import numpy as np
-
     from . import plotting
-    from .builder import load_task
     from .geometry import read_geometry
     from .metrics import leaf_first_hop, path_distance_matrix, spectral_profile
-    from .training import read_metrics
+    from .training import METRICS_FILE, read_metrics
+    from .training.run_folder import load_run_model, recorded_dataset, run_task
 
     run = Path(args.run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
+    if not any((run / f).is_file() for f in (METRICS_FILE, "geometry.jsonl", "config.json")):
+        raise ValueError(f"{str(run)!r} is not a training run folder (no {METRICS_FILE}, "
+                         f"geometry.jsonl or config.json): pass the --out of hf-geommem train")
+    # read and check everything before drawing: a bad input leaves no half set of figures
+    history = read_metrics(run) if (run / METRICS_FILE).is_file() else None
+    rows = read_geometry(run) if (run / "geometry.jsonl").is_file() else []
+    source = args.dataset or recorded_dataset(run)
+    graph = run_task(run, source).graph if source else None
+    if source and graph is None:
+        print(f"{source}: an in-context task has no fixed graph, so only the training curves "
+              f"are drawn")
+    X = None
+    if graph is not None:
+        import numpy as np
+
+        from .modeling import node_embeddings
+
+        snaps = sorted((run / "geometry").glob("step_*.npy"))
+        X = np.load(snaps[-1]) if snaps else node_embeddings(load_run_model(run),
+                                                             graph.num_nodes)
+    if history is None and not rows and X is None:
+        raise FileNotFoundError(f"{str(run)!r} has no metrics.jsonl, geometry.jsonl or dataset "
+                                f"to plot")
     figs = run / "figures"
     figs.mkdir(exist_ok=True)
     made = []
-    try:
-        made.append(plotting.plot_training_curves(read_metrics(run), figs / "training.png",
-                                                  run.name))
-    except FileNotFoundError:
-        pass
-    rows = []
-    if (run / "geometry.jsonl").is_file():
-        rows = read_geometry(run)
+    if history is not None:
+        made.append(plotting.plot_training_curves(history, figs / "training.png", run.name))
+    if rows:
         made.append(plotting.plot_geometry_curves(rows, figs / "geometry_curves.png",
                                                   run.name))
-    env = json.loads((run / "run_env.json").read_text()) if (run / "run_env.json").is_file() \
-        else {}
-    dataset = args.dataset or env.get("dataset")
-    if dataset:
-        graph = load_task(dataset, configs=["graph"]).graph
-        snaps = sorted((run / "geometry").glob("step_*.npy"))
-        if snaps:
-            X = np.load(snaps[-1])
-        else:
-            from transformers import AutoModelForCausalLM
-
-            from .modeling import node_embeddings
-
-            X = node_embeddings(AutoModelForCausalLM.from_pretrained(run), graph.num_nodes)
+    if X is not None:
         made.append(plotting.plot_embedding_projection(X, graph, figs / "pca.png",
                                                        title=run.name))
         made.append(plotting.plot_cosine_heatmap(X, graph, figs / "cosine.png", run.name))
@@ -557,9 +600,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                                                      pm.details["matrix"],
                                                      figs / "leaf_first_hop.png",
                                                      f"navigation {100 * nav.value:.1f}%"))
-    if not made:
-        raise FileNotFoundError(f"{str(run)!r} has no metrics.jsonl, geometry.jsonl or dataset "
-                                f"to plot")
     for f in made:
         print(f)
     return 0
@@ -644,8 +684,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(task.summary())
     print(f"saved to {args.out} in {elapsed:.2f} s")
     if args.push:
-        url = push_task(args.out, args.push, private=args.private)
-        print(f"pushed to {url}")
+        return _push(lambda: push_task(args.out, args.push, private=args.private), args.out,
+                     args.push, "dataset", args.private)
     return 0
 
 
@@ -657,6 +697,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .plotting import plot_leaf_first_hop
     from .training import TrainConfig, finish_run, train
 
+    TrainConfig(model=args.model)  # an unknown preset fails before anything is built
     out = Path(args.out)
     data_dir, run_dir = out / f"g{args.degree}_{args.length}", out / "model"
     t0 = time.perf_counter()
@@ -664,6 +705,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           f"token(s) -> {data_dir}")
     task = build_task("path_star", degree=args.degree, length=args.length, seed=args.seed,
                       paths=PathTaskConfig(num_pauses=args.pauses, seed=args.seed))
+    held_out = task["paths"]["test"].num_rows
+    if held_out < 2 or args.length < 3:  # the geometry of held-out arms is scored after training
+        raise ValueError(f"G({args.degree},{args.length}) is too small for the demo: it scores "
+                         f"the geometry of >= 2 held-out arms of >= 2 nodes, got {held_out} arm(s)"
+                         f" of {args.length - 1}; use --degree >= 8 and --length >= 3")
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())
@@ -714,7 +760,7 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
     import json
 
     from . import interventions as iv
-    from .files import write_text_atomic
+    from .files import check_output_path, write_text_atomic
 
     def fmt(v: Any) -> str:
         return f"{v:.4f}" if isinstance(v, float) else str(v)
@@ -734,10 +780,10 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         if template is None:
             raise ValueError(f"pack {pack.name!r} has no default checkable prompt: pass "
                              f"--template")
+        out = check_output_path(args.out or "outputs/intervene", "--out")
         model, tok, _ = load_model(args.run_dir, args.gguf_file)
         res = iv.pack_stand_in_test(model, tok, pack, template, args.layer, n_null=args.null,
                                     seed=args.seed)
-        out = Path(args.out or "outputs/intervene")
         print(f"stand-in test, pack {pack.name!r}, prompt {template!r}, layer {args.layer}:")
         table(res)
         if not res["significant_entity"]:
@@ -751,24 +797,14 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         print(path)
         return 0
 
-    from transformers import AutoModelForCausalLM
-
-    import hf_geommem.modeling  # noqa: F401  (registers the linear network)
-
-    from .builder import load_task
+    from .training.run_folder import load_run_model, run_task
 
     run = Path(args.run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
-    env = json.loads((run / "run_env.json").read_text()) if (run / "run_env.json").is_file() \
-        else {}
-    dataset = args.dataset or env.get("dataset")
-    if not dataset:
-        raise ValueError(f"{str(run)!r} records no dataset (run_env.json): pass --dataset")
-    task = load_task(dataset)
-    model = AutoModelForCausalLM.from_pretrained(run)
-    model.eval()
-    out = Path(args.out) if args.out else run / "interventions"
+    out = check_output_path(args.out or run / "interventions", "--out")
+    task = run_task(run, args.dataset)  # the run's own task: checked against its fingerprint
+    model = load_run_model(run)
     if args.test == "stand-in":
         res = iv.stand_in_test(model, task, n_null=args.null, seed=args.seed, layer=args.layer)
         print(f"stand-in test on {res['n_arms']} held-out arms, layer {args.layer} "
@@ -822,6 +858,25 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
     return 0
 
 
+# a save that ran out of room: named, not a traceback (the last complete state is kept)
+_NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EFBIG: "file too large (file-size "
+             "limit)", errno.EDQUOT: "disk quota exceeded"}
+
+
+def _out_of_space(exc: BaseException) -> str | None:
+    """What ran out, if ``exc`` (or what caused it) is a full disk or a file-size limit;
+    safetensors and torch report the OS error only in their message ("os error 28")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _NO_SPACE:
+            return _NO_SPACE[seen.errno]
+        for code, cause in _NO_SPACE.items():
+            if f"os error {code})" in str(seen) or os.strerror(code) in str(seen):
+                return cause
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. User errors (bad values, missing or existing paths) print one line and exit
     2; an interrupt (Ctrl-C or SIGTERM) prints one line and exits 130; anything else is a bug
@@ -840,6 +895,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError,
             PermissionError, MemoryError) as exc:
         print(f"hf-geommem: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        cause = _out_of_space(exc)
+        if cause is None:
+            raise
+        where = getattr(exc, "filename", None) or getattr(args, "out", None) or "the output"
+        print(f"hf-geommem: error: {cause} while writing {where}: free space (or raise the "
+              f"limit) and rerun the same command (train: add --resume to go on from its last "
+              f"complete checkpoint)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hf-geommem: interrupted", file=sys.stderr)

@@ -8,13 +8,17 @@ import shutil
 import uuid
 from pathlib import Path
 
-__all__ = ["atomic_output_dir", "check_output_dir", "write_text_atomic"]
+__all__ = ["atomic_output_dir", "check_output_dir", "check_output_path", "write_text_atomic",
+           "share_files", "clean_stale_temps"]
+
+# what a temp name beside its target looks like: ``.NAME.tmp-PID-HEX`` (folders and files)
+_TMP = ".{name}.tmp-"
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temp file beside it and a rename."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp = path.with_name(_temp_name(path.name))
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
@@ -33,11 +37,12 @@ class atomic_output_dir:
         self.folder = Path(folder)
         self.overwrite = overwrite
         check_output_dir(self.folder, overwrite)
-        self.tmp = self.folder.parent / f".{self.folder.name}.tmp-{uuid.uuid4().hex[:8]}"
+        self.tmp = self.folder.parent / _temp_name(self.folder.name)
 
     def __enter__(self) -> Path:
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)
+            clean_stale_temps(self.folder)
             self.tmp.mkdir()
         except OSError as exc:
             raise type(exc)(exc.errno, f"cannot create the output folder "
@@ -72,22 +77,83 @@ class atomic_output_dir:
         return False
 
 
-def check_output_dir(folder: str | os.PathLike, overwrite: bool) -> None:
-    """Raise ``FileExistsError`` if ``folder`` exists (and is not empty) without ``overwrite``;
-    refuse an empty path, an existing regular file (``overwrite`` replaces folders only) and a
-    parent path that runs through a file."""
-    if str(folder).strip() in ("", "."):
-        raise ValueError(f"output folder must be a folder path, got {str(folder)!r}")
+def _temp_name(name: str) -> str:
+    return f"{_TMP.format(name=name)}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale_temps(target: str | os.PathLike) -> list[Path]:
+    """Remove the temp folders and files beside ``target`` that a killed writer left behind
+    (``.NAME.tmp-PID-...`` whose process is gone, or older names without a pid): a SIGKILL
+    during a save cannot clean up after itself, so the next save does. A live writer's temp
+    (another rank of the same launch) is kept. Returns what was removed."""
+    target = Path(target)
+    prefix = _TMP.format(name=target.name)
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for p in target.parent.glob(f"{prefix}*"):
+        pid = p.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and len(p.name[len(prefix):].split("-")) == 2 and \
+                (int(pid) == os.getpid() or _pid_alive(int(pid))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def share_files(folder: str | os.PathLike) -> None:
+    """Give the files under ``folder`` the permissions the umask allows (safetensors writes
+    weights with mode 0600, so another user of a shared run folder could read the card but not
+    the model)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = 0o666 & ~mask
+    for p in Path(folder).rglob("*"):
+        if p.is_file() and not p.is_symlink() and (p.stat().st_mode & 0o777) != mode:
+            try:
+                os.chmod(p, mode)
+            except PermissionError:  # a file of another user: leave it
+                pass
+
+
+def check_output_path(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Refuse an empty path, an existing regular file and a parent path that runs through a
+    file: the checks for a folder that a command writes *into* (it may exist)."""
+    if not str(folder).strip():
+        raise ValueError(f"{what} must be a folder path, got {str(folder)!r}")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"output path {str(folder)!r} is a file, not a folder; "
-                              f"--overwrite replaces folders only")
+        raise FileExistsError(f"{what} {str(folder)!r} is a file, not a folder: pass a folder "
+                              f"path")
     for parent in folder.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot create {str(folder)!r}: {str(parent)!r} is "
                                          f"a file")
             break
+    return folder
+
+
+def check_output_dir(folder: str | os.PathLike, overwrite: bool) -> None:
+    """Raise ``FileExistsError`` if ``folder`` exists (and is not empty) without ``overwrite``;
+    refuse an empty path or ``.``, an existing regular file (``overwrite`` replaces folders
+    only) and a parent path that runs through a file."""
+    if str(folder).strip() == ".":
+        raise ValueError(f"output folder must be a folder path, got {str(folder)!r}")
+    folder = check_output_path(folder)
     if folder.exists() and not overwrite and (not folder.is_dir() or any(folder.iterdir())):
         raise FileExistsError(
             f"output folder {str(folder)!r} already exists; pass overwrite=True (--overwrite) "

@@ -45,6 +45,7 @@ __all__ = [
     "LinearMemoryConfig",
     "LinearMemoryForCausalLM",
     "build_model",
+    "load_causal_lm",
     "node_embeddings",
 ]
 
@@ -134,6 +135,20 @@ def build_model(
         emb.weight.requires_grad_(False)
     config.geommem_freeze_embeddings = freeze_embeddings
     return model
+
+
+def load_causal_lm(source: Any, **kwargs: Any) -> PreTrainedModel:
+    """The one loader of a saved causal LM (a run folder, a checkpoint, ``--init-model``, a Hub
+    id): a missing, truncated or corrupt ``config.json`` / weights file becomes one
+    ``ValueError`` naming the model and what is wrong, not a deep loader traceback."""
+    from safetensors import SafetensorError
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except (OSError, ValueError, SafetensorError) as exc:
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot load the model in {str(source)!r}: {what} (a damaged or "
+                         f"incomplete model folder: retrain it or restore its files)") from None
 
 
 def node_embeddings(model: Any, num_nodes: int | None = None) -> np.ndarray:

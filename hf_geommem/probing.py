@@ -63,6 +63,27 @@ class ProbePack:
     description: str = ""
 
     def __post_init__(self) -> None:
+        # strict types: a string of entities would become its letters, an edge [0, 1.7] the
+        # edge (0, 1), and a 3-column edge list would be re-paired
+        where = f"pack {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"pack name must be a non-empty string, got {self.name!r}")
+        for key in ("entities", "templates"):
+            value = getattr(self, key)
+            if not isinstance(value, (list, tuple)) or not all(
+                    isinstance(v, str) and v for v in value):
+                raise ValueError(f"{where}: {key} must be a list of non-empty strings, got "
+                                 f"{value!r}"[:300])
+        if not isinstance(self.description, str):
+            raise ValueError(f"{where}: description must be a string, got {self.description!r}")
+        if not isinstance(self.edges, (list, tuple)):
+            raise ValueError(f"{where}: edges must be a list of [i, j] pairs, got "
+                             f"{self.edges!r}"[:300])
+        for e in self.edges:
+            if not (isinstance(e, (list, tuple)) and len(e) == 2 and all(
+                    isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in e)):
+                raise ValueError(f"{where}: every edge must be a pair of integer entity "
+                                 f"indices [i, j], got {e!r}")
         if len(self.entities) < 3:
             raise ValueError(f"pack {self.name!r} needs >= 3 entities, got {len(self.entities)}")
         if len(set(self.entities)) != len(self.entities):
@@ -96,6 +117,10 @@ class ProbePack:
         missing = {"name", "entities", "edges", "templates"} - set(data)
         if missing:
             raise ValueError(f"pack file {str(path)!r} lacks {sorted(missing)}")
+        unknown = set(data) - {"name", "entities", "edges", "templates", "description"}
+        if unknown:
+            raise ValueError(f"pack file {str(path)!r} has unknown keys {sorted(unknown)}; "
+                             f"expected name, entities, edges, templates, description")
         return cls(**{k: data[k] for k in ("name", "entities", "edges", "templates",
                                            "description") if k in data})
 
@@ -223,6 +248,15 @@ def extract_representations(model: Any, tokenizer: Any, entities: Sequence[str],
             enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
             pos = entity_token_positions(enc["offset_mapping"], start, start + len(e), position,
                                          text)
+            own = entity_token_positions(enc["offset_mapping"], start, start + len(e), "mean",
+                                         text)
+            if tokenizer.unk_token_id is not None and \
+                    tokenizer.unk_token_id in [enc["input_ids"][j] for j in own]:
+                # every such entity would get the same vector: scores would say "constant"
+                raise ValueError(f"entity {e!r} tokenizes to the unknown token "
+                                 f"{tokenizer.unk_token!r} with this model's tokenizer: the "
+                                 f"pack's words are not in its vocabulary (a model trained on a "
+                                 f"graph task knows node ids only); use a pretrained model")
             jobs.append((i, enc["input_ids"], pos))
     sums, counts = None, np.zeros(len(entities))
     was_training = model.training

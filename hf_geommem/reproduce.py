@@ -388,7 +388,9 @@ def execute(spec: RunSpec, root: Path, force: bool = False, n_null: int = 200,
     run_dir = root / "runs" / spec.folder
     done = run_dir / "result.json"
     if done.is_file() and not force:
-        return {**json.loads(done.read_text()), "reused": True}
+        from .training.run_folder import read_run_json
+
+        return {**read_run_json(done), "reused": True}
     if force and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -675,7 +677,7 @@ def evaluate_claims(results: dict[str, Any], claims: list[str] | None = None
 
 # ---------------------------------------------------------------------- the command
 def parse_claims(text: str | None) -> list[str]:
-    if not text:
+    if text is None:  # an empty --claims "" is refused below, not read as "all"
         return list(CLAIM_IDS)
     ids = [t.strip() for t in text.split(",") if t.strip()]
     bad = [t for t in ids if t not in CLAIM_IDS]
@@ -767,6 +769,20 @@ def _hours(h: float) -> str:
     return f"{h:.2f} h" if h >= 1 else f"{60 * h:.1f} min" if h * 60 >= 1 else f"{3600 * h:.0f} s"
 
 
+def _check_results_preset(root: Path, preset: str) -> None:
+    """Refuse an ``--out`` whose ``results.json`` belongs to another preset: the new report
+    would replace it without a word."""
+    from .training.run_folder import read_run_json
+
+    path = root / "results.json"
+    if path.is_file():
+        held = read_run_json(path).get("preset")
+        if held != preset:
+            raise FileExistsError(f"--out {str(root)!r} holds the results of preset {held!r} "
+                                  f"(results.json), not {preset!r}: use another --out, or "
+                                  f"delete that results.json to replace them")
+
+
 def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | None = None,
                      seeds: int | None = None, force: bool = False, dry_run: bool = False,
                      progress: bool = True, log: Callable[[str], None] = print
@@ -778,9 +794,12 @@ def run_reproduction(preset: str, out: str | os.PathLike, claims: list[str] | No
 
     from .training import rank_and_world
 
-    claims = claims or list(CLAIM_IDS)
+    from .files import check_output_path
+
+    claims = list(CLAIM_IDS) if claims is None else claims
     runs = plan(preset, claims, seeds)
-    root = Path(out)
+    root = check_output_path(out, "--out")
+    _check_results_preset(root, preset)
     device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     rank, world = rank_and_world()
     if rank != 0:  # under accelerate launch: rank 0 reports; the others only train with it

@@ -19,9 +19,10 @@ Rooms: :mod:`.config` (:class:`TrainConfig`, light), :mod:`.data` (tokenizing, a
 collator), :mod:`.output_layer` (the chunked LM head + cross-entropy), :mod:`.trainer`
 (:class:`GraphTrainer`), :mod:`.memory` (micro-batches under a memory budget), :mod:`.decoding`
 (greedy path evaluation and edge queries), :mod:`.callbacks` (evaluation, run file),
-:mod:`.run` (:func:`train`). Every public name stays importable from ``hf_geommem.training``;
-they load on first use, so importing the package (e.g. for :class:`TrainConfig` in the CLI
-parser) costs no torch or transformers import.
+:mod:`.run` (:func:`train`), :mod:`.run_folder` (a finished run's model and its checked task).
+Every public name stays importable from ``hf_geommem.training``; they load on first use, so
+importing the package (e.g. for :class:`TrainConfig` in the CLI parser) costs no torch or
+transformers import.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ _WHERE = {
     "TrainResult": "run", "train": "run", "finish_run": "run",
     "end_distributed": "run", "rank_and_world": "run",
     "last_complete_checkpoint": "run", "read_metrics": "run", "push_run": "run",
+    "run_task": "run_folder", "check_run_dataset": "run_folder", "load_run_model": "run_folder",
+    "read_run_json": "run_folder",
 }
 __all__ = sorted(_WHERE)
 

@@ -155,7 +155,10 @@ class _RunFileCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero and ckpt.is_dir():
+            from ..files import share_files
+
             (ckpt / RUN_FILE).write_text(json.dumps(self.run, indent=2))
+            share_files(ckpt)
 
 
 def _chance(task: TaskData) -> float | None:

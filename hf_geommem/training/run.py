@@ -18,7 +18,9 @@ from datasets import concatenate_datasets
 from transformers import TrainingArguments
 
 from ..builder import TaskData, load_task
-from ..modeling import PRESETS, build_model
+from ..files import share_files
+from ..machine import cpu_environment
+from ..modeling import PRESETS, build_model, load_causal_lm
 from .callbacks import GraphEvalCallback, _RunFileCallback
 from .config import METRICS_FILE, RUN_FILE, TrainConfig
 from .data import AnswerOnlyCollator, column, tokenize_config
@@ -74,8 +76,37 @@ def _check_task(task: TaskData, config: TrainConfig) -> None:
         raise ValueError(f"recipe {config.recipe!r} needs config(s) {missing}, but the dataset "
                          f"has only {list(task.configs)}"
                          + (" (in-context tasks train on 'paths' alone)" if in_context else ""))
-    if in_context and config.recipe == "staged":
-        raise ValueError("the staged recipe needs an edges config; in-context tasks have none")
+    if in_context and config.recipe != "mixed":
+        # "edges" would train on paths and record "edges": refuse what does not apply
+        raise ValueError(f"recipe {config.recipe!r} needs an edges config; in-context tasks have "
+                         f"none (they train on 'paths' with the default recipe)")
+    if config.geometry_points is not None and task.graph is None:
+        raise ValueError("geometry_points (--geometry-points) needs a fixed graph whose node "
+                         "embeddings can be scored; an in-context task has none")
+
+
+def _check_report_to(report_to: Any) -> None:
+    """Refuse a tracker whose package is missing before any folder exists (Trainer would raise
+    once the run folder was created, and the corrected rerun would need --overwrite)."""
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_reporting_integration_callbacks,
+    )
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    names = [n.strip() for name in names for n in name.split(",") if n.strip()]
+    for name in names:
+        if name in ("none", "all"):
+            continue
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise ValueError(f"--report-to {name!r} is not a transformers integration; expected "
+                             f"none, all or one of {sorted(INTEGRATION_TO_CALLBACK)}")
+        for callback in get_reporting_integration_callbacks([name]):
+            try:
+                callback()  # the constructors check that the package imports
+            except (RuntimeError, ImportError) as exc:
+                raise ValueError(f"--report-to {name}: {str(exc).strip().splitlines()[0]} "
+                                 f"(pip install {name}, or drop --report-to)") from None
 
 
 def _check_model_fits(model: Any, tokenizer: Any, max_len: int) -> None:
@@ -122,6 +153,7 @@ def train(
     task = dataset if isinstance(dataset, TaskData) else load_task(dataset)
     _check_task(task, config)
     output_dir = str(output_dir)
+    _check_report_to(training_args.get("report_to"))
     if resume_from_checkpoint is None:
         check_output_dir(output_dir, overwrite)
     tok = task.tokenizer
@@ -147,12 +179,10 @@ def train(
         print(f"training {config.model}: {config.describe_recipe()}", flush=True)
     # model
     if init_model is not None:
-        from transformers import AutoModelForCausalLM
-
         if not Path(init_model).is_dir():
             raise FileNotFoundError(f"init_model {init_model!r} not found: expected a saved "
                                     f"model folder")
-        model = AutoModelForCausalLM.from_pretrained(init_model)
+        model = load_causal_lm(init_model)
         if config.freeze_embeddings:
             model.get_input_embeddings().weight.requires_grad_(False)
         # record what was loaded, not the preset fields that did not apply to it
@@ -178,7 +208,8 @@ def train(
     if resume is True:
         resume = last_complete_checkpoint(output_dir)
         if resume is None:
-            raise ValueError(f"--resume: no complete checkpoint-* folder in {output_dir!r}")
+            _restart_check(output_dir, run)
+            resume = False
     if resume:
         run_file = Path(resume) / RUN_FILE
         if not run_file.is_file():
@@ -240,12 +271,14 @@ def train(
         _truncate_metrics(Path(output_dir) / METRICS_FILE, _checkpoint_step(resume))
     if args.process_index == 0:
         (Path(output_dir) / RUN_FILE).write_text(json.dumps(run, indent=2))
+        source = str(dataset) if not isinstance(dataset, TaskData) \
+            else task.metadata.get("source")
+        if source and Path(source).exists():  # absolute: intervene / plot run from anywhere
+            source = str(Path(source).resolve())
         run_env = {
-            "world_size": args.world_size, "device": str(args.device),
-            "dataset": str(dataset) if not isinstance(dataset, TaskData)
-            else task.metadata.get("source"),
+            "world_size": args.world_size, "device": str(args.device), "dataset": source,
             "torch": torch.__version__, "num_threads": torch.get_num_threads(),
-            "memory_plan": plan.as_dict()}
+            **cpu_environment(), "memory_plan": plan.as_dict()}
         write_text_atomic(Path(output_dir) / "run_env.json", json.dumps(run_env, indent=2))
     callback = GraphEvalCallback(task, config, tok, collator, output_dir)
     extra_callbacks = list(callbacks or [])
@@ -283,6 +316,7 @@ def train(
         _set_generation_defaults(trainer.model, task, tok)
         trainer.save_model(output_dir)
         trainer.save_state()
+        share_files(output_dir)
     if args.world_size > 1:  # every rank returns once the model is saved
         trainer.accelerator.wait_for_everyone()
         # a script that ends without end_distributed() still tears the group down before exit
@@ -386,6 +420,32 @@ def end_distributed(wait: bool = True) -> None:
         if wait:
             dist.barrier()
         dist.destroy_process_group()
+
+
+def _restart_check(output_dir: str, run: dict[str, Any]) -> None:
+    """``--resume`` without a complete checkpoint (interrupted during the first one, or before
+    it): the same run starts again from step 0 in its folder, if its settings and data match;
+    a finished run or another run's folder is refused."""
+    folder = Path(output_dir)
+    run_file = folder / RUN_FILE
+    if not run_file.is_file():
+        raise ValueError(f"--resume: {output_dir!r} holds no hf_geommem run to resume (no "
+                         f"{RUN_FILE}); drop --resume to start one")
+    from .run_folder import read_run_json
+
+    saved = read_run_json(run_file)
+    if saved.get("config") != run["config"] or saved.get("dataset") != run["dataset"]:
+        raise ValueError(f"--resume: {output_dir!r} has no complete checkpoint and holds another "
+                         f"run (other settings or data); pass --overwrite to replace it")
+    if (folder / "trainer_state.json").is_file():
+        raise ValueError(f"--resume: the run in {output_dir!r} is finished and kept no "
+                         f"checkpoint; pass --overwrite to train it again")
+    for ck in folder.glob("checkpoint-*"):  # cut short: Trainer would write into them again
+        import shutil
+
+        shutil.rmtree(ck, ignore_errors=True)
+    print(f"--resume: no complete checkpoint in {output_dir!r}: starting the same run again "
+          f"from step 0", flush=True)
 
 
 def last_complete_checkpoint(run_dir: str | os.PathLike) -> str | None:

@@ -78,6 +78,23 @@ def _seed(text: str) -> int:
     return value
 
 
+def _verdict_null(text: str) -> int:
+    """argparse type of --null where a memory verdict is given: enough draws for every verdict
+    to be reachable after Holm's correction (``metrics.VERDICT_MIN_NULL``)."""
+    from .metrics.report import VERDICT_MIN_NULL
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {VERDICT_MIN_NULL}, got "
+                                         f"{text!r}") from None
+    if value < VERDICT_MIN_NULL:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= {VERDICT_MIN_NULL} (the memory verdict needs that many "
+            f"null draws), got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-geommem", description=__doc__.split("\n")[0] or
                                      "graph memorization tooling")
@@ -126,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--self-edges", action=argparse.BooleanOptionalAction, default=True,
                       help="tiny study: u -> u examples for the trained models (default on; "
                       "--no-self-edges shows the linear network's zig-zag code)")
-    tiny.add_argument("--null", type=int, default=200)
+    tiny.add_argument("--null", type=_verdict_null, default=200)
     tiny.add_argument("--seed", type=_seed, default=0)
     tiny.set_defaults(func=_cmd_tiny)
 
@@ -161,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", default="gpt2-small")
     demo.add_argument("--max-steps", type=int, default=120)
     demo.add_argument("--eval-steps", type=int, default=20)
-    demo.add_argument("--null", type=int, default=200, help="null draws for the geometry")
+    demo.add_argument("--null", type=_verdict_null, default=200,
+                      help="null draws for the geometry")
     demo.set_defaults(func=_cmd_demo)
 
     iv = sub.add_parser("intervene", help="is the geometry used? subspace ablation and "

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--pack", default="months",
                     help="built-in pack (days, months, digits, numbers, letters) or a JSON file")
     pr.add_argument("--position", choices=["last", "mean", "next"], default="last")
-    pr.add_argument("--null", type=int, default=1000, help="null draws per score")
+    pr.add_argument("--null", type=_verdict_null, default=1000, help="null draws per score")
     pr.add_argument("--no-standardize", action="store_true",
                     help="score raw hidden states (default: z-score every dimension)")
     pr.add_argument("--pcs", type=int, help="keep this many principal components")
@@ -363,7 +363,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
     from .metrics import ALPHA
     from .plotting import plot_probe_layers
-    from .probing import extract_representations, get_pack, load_model, probe
+    from .probing import extract_representations, get_pack, layer_verdicts, load_model, probe
 
     pack = get_pack(args.pack)  # bad pack names fail before the model loads
     t0 = time.perf_counter()
@@ -384,6 +384,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         cells = [f"{row[n].value:8.3f} ({row[n].z:6.1f}){'*' if row[n].significant else ' '}"
                  for n in names]
         print(f"{layer:>5d} " + " ".join(f"{c:>24s}" for c in cells))
+    verdicts = layer_verdicts(rows)
+    print(f"memory verdict geometric in {verdicts['geometric']}/{len(rows)} layers (per layer: "
+          f"false-positive rate <= {ALPHA} for each layer); {verdicts['geometric_holm']}/"
+          f"{len(rows)} after Holm's correction over the layers (family-wise <= {ALPHA})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"probe_{pack.name}"
@@ -391,7 +395,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     (out / f"{stem}.json").write_text(json.dumps({
         "model": args.model, "precision": precision, "model_dtype": reps.model_dtype,
         "pack": pack.name, "position": args.position, "n_null": args.null,
-        "layers": [{n: row[n].as_dict() for n in names} for row in rows]}, indent=1))
+        "layers": [{**{n: row[n].as_dict() for n in names}, **v}
+                   for row, v in zip(rows, verdicts["layers"])],
+        "geometric": verdicts["geometric"], "geometric_holm": verdicts["geometric_holm"]},
+        indent=1))
     print(f"plot {plot}, table {out / (stem + '.json')}")
     return 0
 

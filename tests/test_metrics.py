@@ -326,3 +326,39 @@ def test_memory_verdict_is_holm_corrected_and_takes_only_its_scores():
         memory_verdict(gl, score("spectral_energy_fraction", 0.01, 0.99))
     with pytest.raises(ValueError, match="n_null=40"):
         memory_verdict(gl, score("dirichlet_energy", 0.02, 0.99, n_null=40))
+
+
+def test_authors_per_node_recovery_divides_by_degree():
+    # a star with 6 leaves (root degree 6 > k_max 5): logits 1 on edges, 0 elsewhere
+    star = G.path_star(6, 2, canonical_ids=True)
+    n = star.num_nodes
+    Z = np.zeros((n, n))
+    for a, b in star.edges:
+        Z[a, b] = Z[b, a] = 1.0
+    ours = M.topk_edge_recovery(None, star, logits=Z, n_null=0)
+    theirs = M.topk_edge_recovery(None, star, logits=Z, n_null=0, per="node_degree")
+    # by hand: ours = 1 for every node; theirs = (5/6 for the root + 6 leaves at 1) / 7
+    assert ours.value == pytest.approx(1.0)
+    assert theirs.value == pytest.approx((5 / 6 + 6) / 7)
+    # every degree <= k_max: the two agree
+    c = G.cycle(6)
+    Zc = np.zeros((6, 6))
+    for a, b in c.edges:
+        Zc[a, b] = Zc[b, a] = 1.0
+    assert M.topk_edge_recovery(None, c, logits=Zc, n_null=0, per="node_degree").value == 1.0
+    with pytest.raises(ValueError, match="node_degree"):
+        M.topk_edge_recovery(None, c, logits=Zc, n_null=0, per="edge")
+
+
+def test_authors_geometric_level_with_self_edges():
+    # the 4-cycle's eigenmap (cos, sin of 90-degree steps): adjacent cosines 0, so ours is 0;
+    # theirs averages 8 directed edges at 0 and 4 self-edges at 1: 4 / 12
+    ang = np.pi / 2 * np.arange(4)
+    X = np.stack([np.cos(ang), np.sin(ang)], 1)
+    c4 = G.cycle(4)
+    assert M.geometric_level(X, c4, n_null=0).value == pytest.approx(0.0, abs=1e-7)
+    theirs = M.geometric_level(X, c4, n_null=50, self_edges=True)
+    assert theirs.value == pytest.approx(1 / 3)
+    ours = M.geometric_level(X, c4, n_null=50)
+    # value and null transform alike: same p-values
+    assert theirs.p == ours.p and theirs.null_mean == pytest.approx(2 / 3 * ours.null_mean + 1 / 3)

@@ -95,8 +95,19 @@ class RunSpec:
         return f"{self.name}-s{self.seed}-{self.key()}"
 
 
+def _resolved(config: dict[str, Any]) -> dict[str, Any]:
+    """Every TrainConfig field of a run (its family recipe filled in where ``config`` is silent;
+    ``data`` and ``seed`` left out), so a run's key changes when its recipe does."""
+    from .training.config import TrainConfig
+
+    fields = {k: v for k, v in config.items() if k not in ("data", "seed")}
+    out = asdict(TrainConfig(**fields))
+    out.pop("seed")
+    return out
+
+
 def _train(name: str, data: dict, seed: int, **config: Any) -> RunSpec:
-    return RunSpec(name, "train", dict(data), dict(config), seed)
+    return RunSpec(name, "train", dict(data), _resolved(config), seed)
 
 
 # ---------------------------------------------------------------------- presets
@@ -305,7 +316,8 @@ def _train_run(spec: RunSpec, run_dir: Path, data_root: Path, progress: bool,
 
     task = _task_for(spec, data_root)
     cfg = _per_device(dict(spec.config), rank_and_world()[1])
-    cfg.setdefault("save_steps", max(cfg["eval_steps"], cfg["max_steps"] // 4))
+    if cfg.get("save_steps") is None:
+        cfg["save_steps"] = max(cfg["eval_steps"], cfg["max_steps"] // 4)
     config = TrainConfig(seed=spec.seed, **cfg)
     ckpt = last_complete_checkpoint(run_dir) if resume and run_dir.exists() else None
     t0 = time.perf_counter()
@@ -1023,12 +1035,13 @@ def _setting(results: dict, cid: str) -> str:
     if cid in ("1", "geometry"):
         parts = []
         for c in preset.models.values():
-            d = c.get("data", g)
-            parts.append(f"{c['model']} on G({d['degree']},{d['length']}), lr "
-                         f"{c['learning_rate']:g}" + (f", wd {c['weight_decay']:g}"
-                                                      if "weight_decay" in c else "")
-                         + (f", stop after {c['stop_after_train_exact']} perfect train eval(s)"
-                            if c.get("stop_after_train_exact") else ""))
+            d, r = c.get("data", g), _resolved(c)
+            batch = "full batch" if r["batch_size"] is None else f"batch {r['batch_size']}"
+            parts.append(f"{r['model']} on G({d['degree']},{d['length']}), lr "
+                         f"{r['learning_rate']:g}, wd {r['weight_decay']:g}, {batch}, "
+                         f"{r['lr_scheduler']}, {r['max_steps']} steps"
+                         + (f", stop after {r['stop_after_train_exact']} perfect train eval(s)"
+                            if r["stop_after_train_exact"] else ""))
         return f"{g['pauses']} pause(s); " + "; ".join(parts)
     if cid == "2":
         d = preset.in_context["data"]

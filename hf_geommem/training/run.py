@@ -136,8 +136,12 @@ def train(
         max_len = max(max_len, max(len(tok(p)["input_ids"]) for p in column(test, "prompt"))
                       + max(map(len, column(test, "target"))))
 
+    if "paths" not in task and "stop_after_train_exact" in config.recipe_defaults:
+        config.stop_after_train_exact = None  # the family's stopping rule needs path examples
     run = {"config": asdict(config), "dataset": _dataset_fingerprint(task),
-           "init_model": init_model}
+           "init_model": init_model, "family_recipe": config.recipe_summary()}
+    if progress and rank_and_world()[0] == 0:
+        print(f"training {config.model}: {config.describe_recipe()}", flush=True)
     # model
     if init_model is not None:
         from transformers import AutoModelForCausalLM

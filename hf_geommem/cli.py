@@ -93,6 +93,14 @@ _seed = _int_at_least(0)
 _count = _int_at_least(1)
 
 
+def _verdict_null(text: str) -> int:
+    """argparse type of --null where a memory verdict is given: enough draws for every verdict
+    to be reachable after Holm's correction (``metrics.VERDICT_MIN_NULL``)."""
+    from .metrics.report import VERDICT_MIN_NULL
+
+    return _int_at_least(VERDICT_MIN_NULL)(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-geommem", description=__doc__.split("\n")[0] or
                                      "graph memorization tooling")
@@ -141,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--self-edges", action=argparse.BooleanOptionalAction, default=True,
                       help="tiny study: u -> u examples for the trained models (default on; "
                       "--no-self-edges shows the linear network's zig-zag code)")
-    tiny.add_argument("--null", type=_count, default=200)
+    tiny.add_argument("--null", type=_verdict_null, default=200)
     tiny.add_argument("--seed", type=_seed, default=0)
     tiny.set_defaults(func=_cmd_tiny)
 
@@ -157,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--pack", default="months",
                     help="built-in pack (days, months, digits, numbers, letters) or a JSON file")
     pr.add_argument("--position", choices=["last", "mean", "next"], default="last")
-    pr.add_argument("--null", type=_count, default=1000, help="null draws per score")
+    pr.add_argument("--null", type=_verdict_null, default=1000, help="null draws per score")
     pr.add_argument("--no-standardize", action="store_true",
                     help="score raw hidden states (default: z-score every dimension)")
     pr.add_argument("--pcs", type=_count, help="keep this many principal components")
@@ -178,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-steps", type=int, help="optimizer steps (default: the recipe's)")
     demo.add_argument("--eval-steps", type=int, help="evaluate every N steps (default: the "
                                                     "recipe's)")
-    demo.add_argument("--null", type=int, default=200, help="null draws for the geometry")
+    demo.add_argument("--null", type=_verdict_null, default=200,
+                      help="null draws for the geometry")
     demo.set_defaults(func=_cmd_demo)
 
     iv = sub.add_parser("intervene", help="is the geometry used? subspace ablation and "
@@ -439,7 +448,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .files import check_output_path, write_text_atomic
     from .metrics import ALPHA
     from .plotting import plot_probe_layers
-    from .probing import extract_representations, get_pack, load_model, probe
+    from .probing import extract_representations, get_pack, layer_verdicts, load_model, probe
 
     pack = get_pack(args.pack)  # bad pack names fail before the model loads
     out = check_output_path(args.out, "--out")  # and a bad --out before any work
@@ -461,13 +470,21 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         cells = [f"{row[n].value:8.3f} ({row[n].z:6.1f}){'*' if row[n].significant else ' '}"
                  for n in names]
         print(f"{layer:>5d} " + " ".join(f"{c:>24s}" for c in cells))
+    verdicts = layer_verdicts(rows)
+    print(f"memory verdict geometric in {verdicts['geometric']}/{len(rows)} layers (per layer: "
+          f"false-positive rate <= {ALPHA} for each layer); {verdicts['geometric_holm']}/"
+          f"{len(rows)} after Holm's correction over the layers (family-wise <= {ALPHA})")
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"probe_{pack.name}"
     plot = plot_probe_layers(rows, out / f"{stem}.png", f"{args.model}: {pack.name}")
     write_text_atomic(out / f"{stem}.json", json.dumps({
         "model": args.model, "precision": precision, "model_dtype": reps.model_dtype,
         "pack": pack.name, "position": args.position, "n_null": args.null,
-        "layers": [{n: row[n].as_dict() for n in names} for row in rows]}, indent=1))
+        "layers": [{**{n: row[n].as_dict() for n in names}, **v}
+                   for row, v in zip(rows, verdicts["layers"])],
+        "geometric": verdicts["geometric"], "geometric_holm": verdicts["geometric_holm"]},
+        indent=1))
     print(f"plot {plot}, table {out / (stem + '.json')}")
     return 0
 

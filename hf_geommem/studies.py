@@ -170,8 +170,11 @@ def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed
 
     task = build_task(graph, edges=EdgeTaskConfig(self_edges=self_edges), paths=False)
     with tempfile.TemporaryDirectory() as d:
+        # every optimizer setting explicit: the study's (science.md 8), not the family recipe
         cfg = TrainConfig(model=preset, recipe="edges", max_steps=steps, eval_steps=steps,
-                          learning_rate=lr, lr_scheduler="cosine", weight_decay=0.0, seed=seed)
+                          learning_rate=lr, lr_scheduler="cosine", weight_decay=0.0,
+                          batch_size=None, warmup_ratio=0.0, stop_after_train_exact=None,
+                          seed=seed)
         res = train(task, d + "/run", cfg, progress=False)
     return node_embeddings(res.model, graph.num_nodes), _model_logits(res.model,
                                                                       graph.num_nodes)

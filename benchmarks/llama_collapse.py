@@ -96,7 +96,8 @@ def run(out: Path, degree: int, seed: int, steps: int, every: int, n_null: int) 
         cfg = TrainConfig(model="llama-small", seed=seed, max_steps=n, eval_steps=ev,
                           save_steps=ev, **fields)
         run_dir = out / ("collapse" if fields else "recipe")
-        train(task, run_dir, cfg, overwrite=True, progress=False)
+        if not (run_dir / "trainer_state.json").is_file():  # a finished run is reused
+            train(task, run_dir, cfg, overwrite=True, progress=False)
         print(f"== {name}")
         result["settings"][name] = {"config": {k: getattr(cfg, k) for k in (
             "learning_rate", "weight_decay", "batch_size", "lr_scheduler", "max_steps")},
@@ -176,7 +177,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=100)
     p.add_argument("--steps", type=int, default=160)
     p.add_argument("--every", type=int, default=10)
-    p.add_argument("--null", type=int, default=100)
+    p.add_argument("--null", type=int, default=200)
     p.add_argument("--report", metavar="COLLAPSE_JSON")
     p.add_argument("--md", default="docs/llama_collapse.md")
     p.add_argument("--figure", default="docs/figures/llama_collapse.png")

@@ -38,29 +38,46 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, hidden, weight, bias, targets, chunk_size):
         want_h, want_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         want_b = bias is not None and ctx.needs_input_grad[2]
+        n = hidden.shape[0]
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         grad_h = torch.empty_like(hidden) if want_h else None
         grad_w = torch.zeros_like(weight, dtype=torch.float32) if want_w else None
         grad_b = torch.zeros_like(bias, dtype=torch.float32) if want_b else None
-        for start in range(0, hidden.shape[0], chunk_size):
+        # one logits buffer for every chunk: a fresh chunk-sized allocation per chunk costs
+        # page faults comparable to the exp over it on CPU
+        buf = torch.empty(min(chunk_size, n), weight.shape[0], dtype=weight.dtype,
+                          device=hidden.device)
+        w_t = weight.T
+        for start in range(0, n, chunk_size):
             h = hidden[start:start + chunk_size]
             t = targets[start:start + chunk_size]
-            logits = (h @ weight.T if bias is None else torch.addmm(bias, h, weight.T)).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            total += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            z = buf[:len(h)]
+            if bias is None:
+                torch.mm(h, w_t, out=z)
+            else:
+                torch.addmm(bias, h, w_t, out=z)
+            z = z.float()  # a no-op in float32; low-precision logits are reduced in float32
+            target_logit = z.gather(1, t[:, None]).squeeze(1)
+            top = z.amax(dim=1, keepdim=True)
+            e = z.sub_(top).exp_()  # exp(z - max), in place
+            norm = e.sum(dim=1)
+            total += (norm.log() + top.squeeze(1) - target_logit).sum()
             if not (want_h or want_w or want_b):
                 continue
-            # d(sum of CE)/d(logits) = softmax - onehot, formed in place of the logits
-            grad_logits = logits.sub_(lse[:, None]).exp_()
-            grad_logits[torch.arange(len(t), device=t.device), t] -= 1.0
+            # d(CE)/dz = softmax - onehot = e / norm - onehot: the 1/norm goes on the small
+            # side of each product and the onehot is a row gather / scatter
+            inv = norm.reciprocal()[:, None]
             if want_h:
-                grad_h[start:start + chunk_size] = (grad_logits.to(weight.dtype) @ weight
-                                                    ).to(hidden.dtype)
+                g = torch.mm(e.to(weight.dtype), weight).float().mul_(inv)
+                g.sub_(weight.index_select(0, t).float())
+                grad_h[start:start + chunk_size] = g.to(hidden.dtype)
             if want_w:
-                grad_w.addmm_(grad_logits.T, h.float())
+                hf = h.float()
+                grad_w.addmm_(e.T, hf * inv)
+                grad_w.index_add_(0, t, hf, alpha=-1.0)
             if want_b:
-                grad_b += grad_logits.sum(0)
-            del logits, grad_logits
+                grad_b.add_((e * inv).sum(0))
+                grad_b.index_add_(0, t, torch.ones_like(t, dtype=torch.float32), alpha=-1.0)
         ctx.save_for_backward(*(g for g in (grad_h, grad_w, grad_b) if g is not None))
         ctx.which = (want_h, want_w, want_b)
         return total

@@ -392,13 +392,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return code
 
 
+def _report_to(text: str) -> str | list[str]:
+    """``--report-to a,b`` as the list TrainingArguments takes (one name stays a string, so
+    ``none`` and ``all`` keep their meaning)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return names if len(names) > 1 else (names[0] if names else "none")
+
+
 def _train_and_write(args: argparse.Namespace, task: Any, config: Any) -> int:
     from .training import finish_run, rank_and_world, train
 
     try:
         result = train(task, args.out, config, resume_from_checkpoint=args.resume,
                        overwrite=args.overwrite, init_model=args.init_model,
-                       report_to=args.report_to)
+                       report_to=_report_to(args.report_to))
     except KeyboardInterrupt:
         from .training import last_complete_checkpoint
 

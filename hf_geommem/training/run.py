@@ -78,8 +78,8 @@ def _check_task(task: TaskData, config: TrainConfig) -> None:
                          + (" (in-context tasks train on 'paths' alone)" if in_context else ""))
     if in_context and config.recipe != "mixed":
         # "edges" would train on paths and record "edges": refuse what does not apply
-        raise ValueError(f"recipe {config.recipe!r} needs an edges config; in-context tasks have "
-                         f"none (they train on 'paths' with the default recipe)")
+        raise ValueError(f"the {config.recipe} recipe needs an edges config; in-context tasks "
+                         f"have none (they train on 'paths' with the mixed recipe)")
     if config.geometry_points is not None and task.graph is None:
         raise ValueError("geometry_points (--geometry-points) needs a fixed graph whose node "
                          "embeddings can be scored; an in-context task has none")
@@ -429,8 +429,8 @@ def _restart_check(output_dir: str, run: dict[str, Any]) -> None:
     folder = Path(output_dir)
     run_file = folder / RUN_FILE
     if not run_file.is_file():
-        raise ValueError(f"--resume: {output_dir!r} holds no hf_geommem run to resume (no "
-                         f"{RUN_FILE}); drop --resume to start one")
+        raise ValueError(f"--resume: no complete checkpoint and no hf_geommem run in "
+                         f"{output_dir!r} (no {RUN_FILE}); drop --resume to start one")
     from .run_folder import read_run_json
 
     saved = read_run_json(run_file)

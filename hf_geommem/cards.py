@@ -49,7 +49,7 @@ def geometry_section(geometry: dict[str, dict[str, Any]] | None) -> str:
     its shuffled-node null and significance, and the memory verdict."""
     if not geometry:
         return "Not measured for this run."
-    from .metrics import ALPHA
+    from .metrics import ALPHA, VERDICT_RULE
 
     lines = markdown_table(
         ["matrix", "score", "value", "null mean", "null 2.5-97.5%", "p", "significant"],
@@ -60,9 +60,8 @@ def geometry_section(geometry: dict[str, dict[str, Any]] | None) -> str:
          for key, name in _GEOMETRY_NAMES.items() if key in scores
          for s in [scores[key]]])
     verdicts = ", ".join(f"{part}: **{scores['verdict']}**" for part, scores in geometry.items())
-    return "\n".join(lines) + (f"\n\nMemory verdict ({verdicts}): geometric when the "
-                               f"geometric level and the Dirichlet energy are both significant "
-                               f"against the shuffled-node null (one-sided p <= {ALPHA}).")
+    return "\n".join(lines) + (f"\n\nMemory verdict ({verdicts}): {VERDICT_RULE} (ALPHA = "
+                               f"{ALPHA}; the column \"significant\" is each score alone).")
 
 
 def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, Any],

@@ -36,6 +36,7 @@ import numpy as np
 from .cards import markdown_table
 from .files import write_text_atomic
 from .metrics import ALPHA, binomial_p, significant
+from .metrics import VERDICT_RULE as _METRIC_RULE
 
 __all__ = ["HIGH_ACCURACY", "RunSpec", "Claim", "PRESETS", "CLAIM_IDS", "plan",
            "run_reproduction", "evaluate_claims", "claim_verdict", "write_report",
@@ -46,12 +47,7 @@ SEED_RULE = ("a check passes only when it passes in every seed (the all-seeds ru
              "flagged")
 """How several seeds reach a claim verdict."""
 
-VERDICT_RULE = ("`metrics.memory_verdict` of `metrics.VERDICT_SCORES`, the same two scores for "
-                "every verdict: the geometric level (two-sided) and the Dirichlet energy, "
-                "Holm-corrected together so that an embedding with no graph geometry gets any "
-                "verdict but associative with probability <= ALPHA; both significant -> "
-                "geometric, one -> weakly geometric, neighbours significantly anti-aligned -> "
-                "zig-zag")
+VERDICT_RULE = f"`metrics.memory_verdict` of `metrics.VERDICT_SCORES`: {_METRIC_RULE}"
 """How the report states the memory verdict (``docs/calibration.md`` measures it)."""
 
 HIGH_ACCURACY = 0.8

@@ -32,7 +32,7 @@ from .nulls import ALPHA, Score, binomial_p, holm_adjust, permutation_p, signifi
 from .pathstar import leaf_first_hop, path_distance_matrix
 from .recovery import (edge_recovery_from_topk, knn_edge_recall, link_prediction_auc,
                        topk_edge_recovery)
-from .report import (VERDICT_MIN_NULL, VERDICT_SCORES, VERDICTS, geometry_report,
+from .report import (VERDICT_MIN_NULL, VERDICT_RULE, VERDICT_SCORES, VERDICTS, geometry_report,
                      memory_verdict, verdict_scores, verdict_tests)
 from .smoothness import (dirichlet_energy, distance_correlation, geometric_level,
                          spectral_energy_fraction, spectral_profile)
@@ -49,6 +49,7 @@ __all__ = [
     "verdict_tests",
     "VERDICTS",
     "VERDICT_SCORES",
+    "VERDICT_RULE",
     "VERDICT_MIN_NULL",
     "as_graph",
     "as_representations",

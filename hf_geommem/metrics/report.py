@@ -13,8 +13,8 @@ from .recovery import knn_edge_recall, link_prediction_auc, topk_edge_recovery
 from .smoothness import (dirichlet_energy, distance_correlation, geometric_level,
                          spectral_energy_fraction, spectral_profile)
 
-__all__ = ["VERDICTS", "VERDICT_SCORES", "VERDICT_MIN_NULL", "verdict_scores", "verdict_tests",
-           "memory_verdict", "geometry_report"]
+__all__ = ["VERDICTS", "VERDICT_SCORES", "VERDICT_RULE", "VERDICT_MIN_NULL", "verdict_scores",
+           "verdict_tests", "memory_verdict", "geometry_report"]
 
 
 VERDICTS = ("geometric", "weakly geometric", "zig-zag", "associative")
@@ -23,6 +23,13 @@ VERDICT_SCORES = ("geometric_level", "dirichlet_energy")
 """The one rule for which scores feed :func:`memory_verdict`: the geometric level (neighbours
 aligned) and the normalized Dirichlet energy (spread along the graph's smooth directions).
 :func:`verdict_scores` computes them; every verdict in the library comes from them."""
+
+VERDICT_RULE = ("the geometric level (two-sided) and the Dirichlet energy, each against its "
+                "shuffled-node null, Holm-corrected together so that an embedding with no graph "
+                "geometry gets any verdict but associative with probability <= ALPHA: both "
+                "significant -> geometric, one -> weakly geometric, neighbours significantly "
+                "anti-aligned -> zig-zag, none -> associative")
+"""The memory verdict's rule in words, for reports and cards."""
 
 VERDICT_MIN_NULL = int(np.ceil(4 / ALPHA)) - 1
 """The fewest null draws with which :func:`memory_verdict` can reach each of its verdicts: the

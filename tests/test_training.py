@@ -404,7 +404,7 @@ def test_gradient_accumulation_matches_the_big_batch(task, tmp_path, preset):
     budget = step_estimate_gb(n // 2, lengths, plan.bytes_per_token, plan.fixed_bytes,
                               sum(p.numel() * 4 for p in res.model.parameters()))
     res = train(task, tmp_path / "budget", TrainConfig(model=preset, max_steps=1, eval_steps=1,
-                                                       learning_rate=1e-2,
+                                                       learning_rate=1e-2, batch_size=None,
                                                        memory_budget_gb=budget),
                 progress=False, optim="sgd")
     split = res.memory_plan

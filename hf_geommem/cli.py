@@ -279,7 +279,8 @@ def _batch_size(text: str) -> int | None:
 _RECIPE_FLAGS = {"learning_rate": "lr", "weight_decay": "weight_decay",
                  "warmup_ratio": "warmup_ratio", "lr_scheduler": "lr_scheduler",
                  "max_steps": "max_steps", "batch_size": "batch_size",
-                 "eval_steps": "eval_steps", "stop_after_train_exact": "stop_after_train_exact"}
+                 "eval_steps": "eval_steps", "stop_after_train_exact": "stop_after_train_exact",
+                 "path_repeats": "path_repeats"}
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -306,6 +307,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-after-train-exact", type=int, metavar="K",
                    help="stop once train exact-path accuracy has been 100%% at K consecutive "
                         "evaluations (uses training data only) " + recipe)
+    p.add_argument("--path-repeats", type=_int_at_least(1),
+                   help=f"copies of each path example per epoch (mixed, staged) {recipe}")
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="associative control: token embeddings are not trained")
     p.add_argument("--untied", action="store_true", help="separate unembedding")

@@ -57,6 +57,7 @@ class TrainingRecipe:
     max_steps: int
     eval_steps: int
     stop_after_train_exact: int | None = None
+    path_repeats: int = 1
     tuned_on: str = ""
 
     def fields(self) -> dict[str, object]:
@@ -69,13 +70,14 @@ class TrainingRecipe:
         warm = f" (warmup {self.warmup_ratio:g})" if self.warmup_ratio else ""
         stop = ("" if self.stop_after_train_exact is None else
                 f", stop after {self.stop_after_train_exact} perfect train eval(s)")
+        paths = "" if self.path_repeats == 1 else f", path examples x{self.path_repeats}"
         return (f"lr {self.learning_rate:g}, weight decay {self.weight_decay:g}, {batch}, "
                 f"{self.lr_scheduler}{warm}, {self.max_steps} steps, eval every "
-                f"{self.eval_steps}{stop}")
+                f"{self.eval_steps}{stop}{paths}")
 
 
 RECIPE_FIELDS = ("learning_rate", "weight_decay", "batch_size", "lr_scheduler", "warmup_ratio",
-                 "max_steps", "eval_steps", "stop_after_train_exact")
+                 "max_steps", "eval_steps", "stop_after_train_exact", "path_repeats")
 """The :class:`TrainConfig` fields a family recipe supplies (the others have plain defaults)."""
 
 _TUNED = ("path-star G(300,5) and G(600,5), 2 pauses, seeds 100 and 101 (docs/recipes.md); "

@@ -171,7 +171,7 @@ def _gpt2(steps: int, eval_steps: int, **kw: Any) -> dict:
     family recipe says)."""
     fixed = dict(model="gpt2-small", learning_rate=1e-3, lr_scheduler="constant",
                  weight_decay=0.01, batch_size=None, warmup_ratio=0.0,
-                 stop_after_train_exact=None)
+                 stop_after_train_exact=None, path_repeats=1)
     return {**fixed, **kw, "max_steps": steps, "eval_steps": eval_steps}
 
 

@@ -87,3 +87,18 @@ def test_models_command_lists_recipes(capsys):
     out = capsys.readouterr().out
     for family, recipe in RECIPES.items():
         assert f"{family:7s} {recipe.describe()}" in out
+
+
+def test_path_repeats_reweight_paths_against_edges(tmp_path):
+    task = H.build_task("path_star", degree=8, length=3, seed=0)
+    n_edges, n_paths = task["edges"]["train"].num_rows, task["paths"]["train"].num_rows
+    sizes = {}
+    for repeats in (1, 3):
+        res = train(task, tmp_path / f"r{repeats}", TrainConfig(
+            model="gpt2-tiny", max_steps=1, eval_steps=1, batch_size=None,
+            path_repeats=repeats), progress=False)
+        sizes[repeats] = res.memory_plan.micro_batch_size  # full batch = the whole train set
+    assert sizes == {1: n_edges + n_paths, 3: n_edges + 3 * n_paths}
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="path_repeats must be an integer >= 1"):
+            TrainConfig(path_repeats=bad)

@@ -63,7 +63,8 @@ class TrainConfig:
         batch_size: examples per device and step; ``None`` is full batch (the whole train set).
         eval_steps: evaluate every this many steps (and at step 0 and the last step).
 
-        The eight fields above and ``stop_after_train_exact`` default to the model family's
+        The eight fields above, ``stop_after_train_exact`` and ``path_repeats`` default to the
+        model family's
         recipe (:data:`hf_geommem.presets.RECIPES`, e.g. ``TrainConfig(model="llama-small")``
         gets Llama's): a value you pass wins. ``recipe_defaults`` (not a field) names the
         fields that came from the recipe. ``dataclasses.replace`` keeps resolved values, so
@@ -75,6 +76,9 @@ class TrainConfig:
         geometry_points: record node embeddings and geometry metrics at about this many steps
             (log-spaced) into ``geometry.jsonl`` / ``geometry/`` (``None``: off).
         freeze_embeddings, tie_embeddings, embedding_init_std: model switches.
+        path_repeats: copies of each path example per epoch in the ``mixed`` and ``staged``
+            recipes (a path-star arm gives 2(l-1) edge examples but 0.75 path examples, so
+            path examples are under 10% of a plain mix); 1 is the plain mix.
         stop_after_train_exact: stop once the *training* paths' exact-path accuracy has been
             100% at this many consecutive evaluations (a stopping rule that never looks at the
             held-out split; ``None``: run all ``max_steps``). Under several processes rank 0
@@ -110,6 +114,7 @@ class TrainConfig:
     tie_embeddings: bool = True
     embedding_init_std: float | None = None
     stop_after_train_exact: int | None = FROM_RECIPE
+    path_repeats: int = FROM_RECIPE
     seed: int = 0
     output_layer: str = "chunked"
     memory_budget_gb: float | None = 4.0
@@ -156,6 +161,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if isinstance(self.path_repeats, bool) or not isinstance(self.path_repeats, int) \
+                or self.path_repeats < 1:
+            raise ValueError(f"path_repeats must be an integer >= 1, got {self.path_repeats!r}")
         if self.stop_after_train_exact is not None and self.stop_after_train_exact < 1:
             raise ValueError(f"stop_after_train_exact must be >= 1 or None, got "
                              f"{self.stop_after_train_exact}")

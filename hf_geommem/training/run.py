@@ -163,7 +163,9 @@ def train(
     if config.recipe in ("mixed", "staged", "edges") and "edges" in task:
         parts.append(tokenize_config(task["edges"]["train"], tok, kind="edges"))
     if config.recipe in ("mixed", "staged") or "edges" not in task:
-        parts.append(tokenize_config(task["paths"]["train"], tok, config.path_loss, "paths"))
+        paths = tokenize_config(task["paths"]["train"], tok, config.path_loss, "paths")
+        # repeats only re-weight paths against edges: an in-context task has no edges
+        parts += [paths] * (config.path_repeats if "edges" in task else 1)
     train_ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     max_len = max(len(x) for x in column(train_ds, "input_ids"))
     if "paths" in task:  # held-out prompts are decoded to their full target length

@@ -80,8 +80,8 @@ RECIPE_FIELDS = ("learning_rate", "weight_decay", "batch_size", "lr_scheduler", 
                  "max_steps", "eval_steps", "stop_after_train_exact", "path_repeats")
 """The :class:`TrainConfig` fields a family recipe supplies (the others have plain defaults)."""
 
-_TUNED = ("path-star G(300,5) and G(600,5), 2 pauses, seeds 100 and 101 (docs/recipes.md); "
-          "never the robustness benchmark's graphs")
+_TUNED = ("path-star G(300,5), G(600,5) and G(1200,5), 2 pauses, seeds 100-102 "
+          "(docs/recipes.md); never the robustness benchmark's graphs")
 
 
 def _minibatch_cosine(family: str) -> TrainingRecipe:

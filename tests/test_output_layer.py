@@ -37,6 +37,20 @@ def test_chunked_equals_plain_cross_entropy(chunk, with_bias):
         assert torch.allclose(a, r, atol=1e-5, rtol=1e-4)
 
 
+def test_confident_logits_far_apart():
+    """Logits hundreds apart (a trained head): exp floors at EXP_FLOOR without changing the loss
+    or the gradients."""
+    g = torch.Generator().manual_seed(1)
+    h = (torch.randn(40, 8, generator=g) * 30).requires_grad_(True)
+    w = torch.randn(30, 8, generator=g).requires_grad_(True)
+    t = torch.randint(0, 30, (40,), generator=g)
+    ref, ref_g = _grads(lambda: F.cross_entropy(h @ w.T, t, reduction="sum"), h, w)
+    got, got_g = _grads(lambda: linear_cross_entropy(h, w, t, chunk_size=16), h, w)
+    assert float(ref) > 1000 and torch.allclose(got, ref, rtol=1e-6)
+    for a, r in zip(got_g, ref_g):
+        assert torch.allclose(a, r, atol=1e-4, rtol=1e-5)
+
+
 def test_no_grad_and_frozen_weight():
     h = torch.randn(9, 4)
     w = torch.randn(6, 4)

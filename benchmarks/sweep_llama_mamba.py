@@ -138,6 +138,25 @@ def fmt(row: dict, k: int) -> str:
             f"best {pct(row['best_exact'])} @{row['best_step']:<4d} stop(K={k}) {stop}")
 
 
+def report(rows: list[dict]) -> list[str]:
+    """Markdown table of sweep rows (``results.jsonl`` lines): settings, final and best held-out
+    exact path, the final per-position accuracies and the wall time."""
+    from hf_geommem.cards import markdown_table
+
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    return markdown_table(
+        ["run", "model", "graph", "seed", "batch", "lr", "schedule (warmup)", "wd", "steps",
+         "final held-out exact", "best (step)", "final per position (root..leaf)",
+         "train exact", "wall s"],
+        [(r["run"], r["model"], f"G({r['degree']},5), {r['pauses']} pauses", r["seed"],
+          r["batch_size"] or "full", f"{r['learning_rate']:g}",
+          f"{r['lr_scheduler']} ({r['warmup_ratio']:g})", f"{r['weight_decay']:g}",
+          r["max_steps"], pct(r["final_exact"]), f"{pct(r['best_exact'])} ({r['best_step']})",
+          " / ".join(f"{100 * p:.0f}" for p in (r["curve"][-1][3] or [])
+                     ) if len(r["curve"][-1]) > 3 else "n/a",
+          pct(r["final_train_exact"]), f"{r['seconds']:.0f}") for r in rows])
+
+
 def main() -> None:
     _register()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,7 +167,14 @@ def main() -> None:
     parser.add_argument("--out", default="outputs/sweep_llama_mamba")
     parser.add_argument("--k", type=int, default=1, help="stopping-rule K for the table "
                         "(K=1, stop at the first eval with train_exact_path 1.0: recommended)")
+    parser.add_argument("--report", nargs="+", metavar="RESULTS_JSONL",
+                        help="print the markdown table of these results files and exit")
     args = parser.parse_args()
+    if args.report:
+        rows = [json.loads(line) for f in args.report for line in Path(f).read_text().splitlines()
+                if line.strip()]
+        print("\n".join(report(rows)))
+        return
     extra = json.loads(args.extra) if args.extra else {}
     RUNS.update({n: {**DEFAULTS, **s} for n, s in extra.items()})
     if args.runs:

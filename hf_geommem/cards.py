@@ -49,7 +49,7 @@ def geometry_section(geometry: dict[str, dict[str, Any]] | None) -> str:
     its shuffled-node null and significance, and the memory verdict."""
     if not geometry:
         return "Not measured for this run."
-    from .metrics import ALPHA
+    from .metrics import ALPHA, VERDICT_RULE
 
     lines = markdown_table(
         ["matrix", "score", "value", "null mean", "null 2.5-97.5%", "p", "significant"],
@@ -60,9 +60,8 @@ def geometry_section(geometry: dict[str, dict[str, Any]] | None) -> str:
          for key, name in _GEOMETRY_NAMES.items() if key in scores
          for s in [scores[key]]])
     verdicts = ", ".join(f"{part}: **{scores['verdict']}**" for part, scores in geometry.items())
-    return "\n".join(lines) + (f"\n\nMemory verdict ({verdicts}): geometric when the "
-                               f"geometric level and the Dirichlet energy are both significant "
-                               f"against the shuffled-node null (one-sided p <= {ALPHA}).")
+    return "\n".join(lines) + (f"\n\nMemory verdict ({verdicts}): {VERDICT_RULE} (ALPHA = "
+                               f"{ALPHA}; the column \"significant\" is each score alone).")
 
 
 def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, Any],
@@ -108,6 +107,13 @@ def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, 
     if cfg.get("embedding_init_std"):
         emb += f", N(0, {cfg['embedding_init_std']}) init"
     template = importlib.resources.files("hf_geommem.model_cards") / "model_card.md"
+    fam = run.get("family_recipe")
+    if fam is None:  # a run written before family recipes
+        recipe_note = "not recorded (run written before family recipes)"
+    else:
+        over = ", ".join(f"`{k}` = {v!r}" for k, v in fam["overridden"].items())
+        recipe_note = (f"the `{fam['family']}` family recipe"
+                       + (f", overridden: {over}" if over else " (no overrides)"))
     return ModelCard.from_template(
         data, template_str=template.read_text(), model_name=name, architecture=preset.arch,
         preset=cfg["model"], num_parameters=f"{num_parameters:,}", dataset_name=dataset_name,
@@ -116,7 +122,7 @@ def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, 
                       if hub_id else f"the local dataset folder `{dataset_name}` (not pushed "
                                      f"to the Hub)"),
         chance=_fmt(final.get("chance", float("nan"))), recipe=cfg["recipe"],
-        path_loss=cfg["path_loss"], learning_rate=cfg["learning_rate"],
+        path_loss=cfg["path_loss"], recipe_note=recipe_note, learning_rate=cfg["learning_rate"],
         weight_decay=cfg["weight_decay"], lr_scheduler=cfg["lr_scheduler"],
         max_steps=cfg["max_steps"], batch_size=cfg["batch_size"] or "full",
         embedding_note=emb, seed=cfg["seed"], train_seconds=f"{train_seconds:.0f}",

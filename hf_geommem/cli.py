@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import os
 import sys
 import time
@@ -61,7 +62,9 @@ def _add_task_options(p: argparse.ArgumentParser, family: str) -> None:
     p.add_argument("--self-edges", action="store_true", help="add u -> u examples")
     p.add_argument("--no-paths", action="store_true", help="edge memorization only")
     p.add_argument("--path-direction", choices=["forward", "reverse"], default="forward")
-    p.add_argument("--pauses", type=int, default=1, help="[PAUSE] tokens after the leaf")
+    p.add_argument("--pauses", type=int, default=2,
+                   help="[PAUSE] tokens after the leaf (default 2: what the demo and the family "
+                        "recipes were tuned with; more pauses converge faster)")
     p.add_argument("--target", choices=["full", "first_token"], default="full",
                    help="supervise the whole path or only its first hop")
     p.add_argument("--train-fraction", type=float, default=0.75)
@@ -88,6 +91,14 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 _seed = _int_at_least(0)
 # null draws, components, batch sizes: 0 would give a p-value with no test behind it
 _count = _int_at_least(1)
+
+
+def _verdict_null(text: str) -> int:
+    """argparse type of --null where a memory verdict is given: enough draws for every verdict
+    to be reachable after Holm's correction (``metrics.VERDICT_MIN_NULL``)."""
+    from .metrics.report import VERDICT_MIN_NULL
+
+    return _int_at_least(VERDICT_MIN_NULL)(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--self-edges", action=argparse.BooleanOptionalAction, default=True,
                       help="tiny study: u -> u examples for the trained models (default on; "
                       "--no-self-edges shows the linear network's zig-zag code)")
-    tiny.add_argument("--null", type=_count, default=200)
+    tiny.add_argument("--null", type=_verdict_null, default=200)
     tiny.add_argument("--seed", type=_seed, default=0)
     tiny.set_defaults(func=_cmd_tiny)
 
@@ -154,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--pack", default="months",
                     help="built-in pack (days, months, digits, numbers, letters) or a JSON file")
     pr.add_argument("--position", choices=["last", "mean", "next"], default="last")
-    pr.add_argument("--null", type=_count, default=1000, help="null draws per score")
+    pr.add_argument("--null", type=_verdict_null, default=1000, help="null draws per score")
     pr.add_argument("--no-standardize", action="store_true",
                     help="score raw hidden states (default: z-score every dimension)")
     pr.add_argument("--pcs", type=_count, help="keep this many principal components")
@@ -170,10 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--pauses", type=int, default=2,
                       help="[PAUSE] tokens (more pauses converge faster)")
     demo.add_argument("--seed", type=_seed, default=0)
-    demo.add_argument("--model", default="gpt2-small")
-    demo.add_argument("--max-steps", type=int, default=120)
-    demo.add_argument("--eval-steps", type=int, default=20)
-    demo.add_argument("--null", type=int, default=200, help="null draws for the geometry")
+    demo.add_argument("--model", default="gpt2-small",
+                      help="model preset; trained with its family's recipe (hf-geommem models)")
+    demo.add_argument("--max-steps", type=int, help="optimizer steps (default: the recipe's)")
+    demo.add_argument("--eval-steps", type=int, help="evaluate every N steps (default: the "
+                                                    "recipe's)")
+    demo.add_argument("--null", type=_verdict_null, default=200,
+                      help="null draws for the geometry")
     demo.set_defaults(func=_cmd_demo)
 
     iv = sub.add_parser("intervene", help="is the geometry used? subspace ablation and "
@@ -247,34 +261,88 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_size(text: str) -> int | None:
+    """argparse type of --batch-size: an integer >= 1, or ``full`` (the whole train set)."""
+    if text == "full":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'full', got {text!r}"
+                                         ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'full', got {value}")
+    return value
+
+
+# flags whose default is the model family's recipe (`hf-geommem models` lists them)
+_RECIPE_FLAGS = {"learning_rate": "lr", "weight_decay": "weight_decay",
+                 "warmup_ratio": "warmup_ratio", "lr_scheduler": "lr_scheduler",
+                 "max_steps": "max_steps", "batch_size": "batch_size",
+                 "eval_steps": "eval_steps", "stop_after_train_exact": "stop_after_train_exact"}
+
+
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     from .training import TrainConfig
 
     d = TrainConfig()
+    recipe = "(default: the model family's recipe, see `hf-geommem models`)"
     p.add_argument("--recipe", choices=["mixed", "staged", "edges"], default=d.recipe)
     p.add_argument("--path-loss", choices=["dataset", "full", "first_token"], default=d.path_loss)
     p.add_argument("--stage1-steps", type=int, help="staged: edge-only steps (default half)")
-    p.add_argument("--lr", type=float, default=d.learning_rate)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
-    p.add_argument("--lr-scheduler", default=d.lr_scheduler,
-                   help="transformers scheduler name: constant, cosine, linear, ...")
-    p.add_argument("--max-steps", type=int, default=d.max_steps)
-    p.add_argument("--batch-size", type=int, help="per device (default: full batch)")
-    p.add_argument("--eval-steps", type=int, default=d.eval_steps)
+    p.add_argument("--lr", type=float, help=f"peak learning rate {recipe}")
+    p.add_argument("--weight-decay", type=float, help=f"AdamW weight decay {recipe}")
+    p.add_argument("--warmup-ratio", type=float, help=f"warmup fraction of the steps {recipe}")
+    p.add_argument("--lr-scheduler",
+                   help=f"transformers scheduler name: constant, cosine, linear, ... {recipe}")
+    p.add_argument("--max-steps", type=int, help=f"optimizer steps {recipe}")
+    p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
+                   help=f"examples per device and step, or 'full' (whole train set) {recipe}")
+    p.add_argument("--eval-steps", type=int, help=f"evaluate every N steps {recipe}")
     p.add_argument("--eval-max-test-arms", type=int)
     p.add_argument("--save-steps", type=int, help="checkpoint every N steps")
     p.add_argument("--geometry-points", type=int,
                    help="record embeddings + geometry at ~N log-spaced steps (hf-geommem plot)")
     p.add_argument("--stop-after-train-exact", type=int, metavar="K",
                    help="stop once train exact-path accuracy has been 100%% at K consecutive "
-                        "evaluations (uses training data only)")
+                        "evaluations (uses training data only) " + recipe)
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="associative control: token embeddings are not trained")
     p.add_argument("--untied", action="store_true", help="separate unembedding")
     p.add_argument("--embedding-init-std", type=float,
                    help="token-embedding init std (1.0: the 'non-geometric' init)")
     p.add_argument("--seed", type=_seed, default=d.seed)
+    p.add_argument("--memory-budget-gb", type=_budget, default=d.memory_budget_gb,
+                   help="most memory a training step may take: a larger batch runs as "
+                        "micro-batches with gradient accumulation (the same update); 'none': "
+                        "no budget (default: %(default)s)")
+    p.add_argument("--output-layer", choices=["chunked", "plain"], default=d.output_layer,
+                   help="LM head + cross-entropy in chunks of positions (bounded memory) or "
+                        "all logits at once")
+
+
+def _budget(text: str) -> float | None:
+    """argparse type of --memory-budget-gb: a number of GB > 0, or 'none'."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GB > 0 or 'none', got "
+                                         f"{text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of GB > 0 or 'none', got {value}")
+    return value
+
+
+def _recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe fields given on the command line (the rest come from the family recipe).
+    ``--batch-size`` is suppressed when absent, since its ``None`` means full batch."""
+    out = {field: getattr(args, flag) for field, flag in _RECIPE_FLAGS.items()
+           if getattr(args, flag, None) is not None}
+    if "batch_size" in vars(args):
+        out["batch_size"] = args.batch_size
+    return out
 
 
 def _train_config(args: argparse.Namespace):
@@ -291,14 +359,12 @@ def _train_config(args: argparse.Namespace):
                              f"cannot apply to it")
     return TrainConfig(
         model=args.model or "gpt2-small", recipe=args.recipe, path_loss=args.path_loss,
-        stage1_steps=args.stage1_steps, learning_rate=args.lr, weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio, lr_scheduler=args.lr_scheduler,
-        max_steps=args.max_steps, batch_size=args.batch_size, eval_steps=args.eval_steps,
-        eval_max_test_arms=args.eval_max_test_arms, save_steps=args.save_steps,
-        geometry_points=args.geometry_points,
+        stage1_steps=args.stage1_steps, eval_max_test_arms=args.eval_max_test_arms,
+        save_steps=args.save_steps, geometry_points=args.geometry_points,
         freeze_embeddings=args.freeze_embeddings, tie_embeddings=not args.untied,
-        embedding_init_std=args.embedding_init_std,
-        stop_after_train_exact=args.stop_after_train_exact, seed=args.seed)
+        embedding_init_std=args.embedding_init_std, seed=args.seed,
+        memory_budget_gb=args.memory_budget_gb, output_layer=args.output_layer,
+        **_recipe_overrides(args))
 
 
 def _print_final(final: dict) -> None:
@@ -389,7 +455,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .files import check_output_path, write_text_atomic
     from .metrics import ALPHA
     from .plotting import plot_probe_layers
-    from .probing import extract_representations, get_pack, load_model, probe
+    from .probing import extract_representations, get_pack, layer_verdicts, load_model, probe
 
     pack = get_pack(args.pack)  # bad pack names fail before the model loads
     out = check_output_path(args.out, "--out")  # and a bad --out before any work
@@ -411,13 +477,21 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         cells = [f"{row[n].value:8.3f} ({row[n].z:6.1f}){'*' if row[n].significant else ' '}"
                  for n in names]
         print(f"{layer:>5d} " + " ".join(f"{c:>24s}" for c in cells))
+    verdicts = layer_verdicts(rows)
+    print(f"memory verdict geometric in {verdicts['geometric']}/{len(rows)} layers (per layer: "
+          f"false-positive rate <= {ALPHA} for each layer); {verdicts['geometric_holm']}/"
+          f"{len(rows)} after Holm's correction over the layers (family-wise <= {ALPHA})")
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"probe_{pack.name}"
     plot = plot_probe_layers(rows, out / f"{stem}.png", f"{args.model}: {pack.name}")
     write_text_atomic(out / f"{stem}.json", json.dumps({
         "model": args.model, "precision": precision, "model_dtype": reps.model_dtype,
         "pack": pack.name, "position": args.position, "n_null": args.null,
-        "layers": [{n: row[n].as_dict() for n in names} for row in rows]}, indent=1))
+        "layers": [{**{n: row[n].as_dict() for n in names}, **v}
+                   for row, v in zip(rows, verdicts["layers"])],
+        "geometric": verdicts["geometric"], "geometric_holm": verdicts["geometric_holm"]},
+        indent=1))
     print(f"plot {plot}, table {out / (stem + '.json')}")
     return 0
 
@@ -556,11 +630,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from .presets import PRESETS  # plain data: no torch import to list names
+    from .presets import PRESETS, RECIPES  # plain data: no torch import to list names
 
     for p in PRESETS.values():
         print(f"{p.name:16s} {p.arch:7s} layers={p.num_layers:<3d} width={p.width:<4d} "
               f"heads={p.num_heads}")
+    print("\nfamily recipes (what `train`, `demo` and `reproduce` use for every flag you do not "
+          "give):")
+    for r in RECIPES.values():
+        print(f"{r.family:7s} {r.describe()}\n        tuned on: {r.tuned_on}")
     return 0
 
 
@@ -659,10 +737,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())
-    print(f"[2/4] training {args.model} (mixed recipe, full batch, lr 1e-3) for "
-          f"{args.max_steps} steps -> {run_dir}")
-    config = TrainConfig(model=args.model, max_steps=args.max_steps, eval_steps=args.eval_steps,
-                         seed=args.seed)
+    config = TrainConfig(model=args.model, seed=args.seed, **_recipe_overrides(args))
+    print(f"[2/4] training {args.model} (mixed recipe) for {config.max_steps} steps -> "
+          f"{run_dir}")
     result = train(task, run_dir, config, overwrite=True)
     print("[3/4] scoring the geometry of the trained token embeddings (held-out arms, "
           f"{args.null} shuffled-node null draws)")

@@ -21,7 +21,8 @@ import numpy as np
 from .graphs import Graph
 from .training.callbacks import LoggingCallback
 from .metrics import (dirichlet_energy, geometric_level, leaf_first_hop, memory_verdict,
-                      path_distance_matrix, spectral_profile, topk_edge_recovery)
+                      path_distance_matrix, spectral_profile, topk_edge_recovery,
+                      verdict_scores)
 
 __all__ = ["record_schedule", "GeometryRecorder", "GeometryCallback", "read_geometry", "trained_geometry",
            "geometry_summary", "GEOMETRY_FILE"]
@@ -154,7 +155,8 @@ def trained_geometry(model: Any, task: Any, arms: str = "held-out", n_null: int 
     Scores the node-token input embeddings (and, when the model is untied, the node rows of its
     unembedding) with :func:`~hf_geommem.metrics.leaf_first_hop` (navigation accuracy, on the
     held-out arms by default), :func:`~hf_geommem.metrics.geometric_level` and
-    :func:`~hf_geommem.metrics.dirichlet_energy`, each against its shuffled-node null, and
+    :func:`~hf_geommem.metrics.dirichlet_energy` (the verdict's scores,
+    :func:`~hf_geommem.metrics.verdict_scores`), each against its shuffled-node null, and
     gives :func:`~hf_geommem.metrics.memory_verdict` of the last two.
 
     Args:
@@ -190,11 +192,10 @@ def trained_geometry(model: Any, task: Any, arms: str = "held-out", n_null: int 
     result = {}
     for name, X in mats.items():
         nav = leaf_first_hop(X, g, arms=sel, n_null=n_null, seed=seed)
-        gl = geometric_level(X, g, n_null, seed)
-        de = dirichlet_energy(X, g, n_null, seed)
+        scores = verdict_scores(X, g, n_null, seed)
         pm = path_distance_matrix(X, g, arms=sel, n_null=0, seed=seed)
-        result[name] = {"navigation_accuracy": nav, "geometric_level": gl,
-                        "dirichlet_energy": de, "verdict": memory_verdict(gl, de),
+        result[name] = {"navigation_accuracy": nav, **scores,
+                        "verdict": memory_verdict(**scores),
                         "heatmap": nav.details["heatmap"], "path_matrix": pm.details["matrix"]}
     return result
 

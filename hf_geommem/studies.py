@@ -26,7 +26,8 @@ import torch
 
 from .graphs import Graph, tiny_graphs
 from .metrics import (geometric_level, memory_verdict, skewed_low_rank_margin,
-                      spectral_energy_fraction, spectral_profile, topk_edge_recovery)
+                      spectral_energy_fraction, spectral_profile, topk_edge_recovery,
+                      verdict_scores)
 from .node2vec import Node2VecConfig, record_schedule, train_node2vec
 from .spectral import laplacian_embedding
 
@@ -132,17 +133,20 @@ def score_memory(X: np.ndarray, graph: Graph, logits: np.ndarray | None = None,
                  n_null: int = 200, seed: int = 0, k: int = 2,
                  self_edges: bool = False) -> dict[str, Any]:
     """Memorization and geometry of node embeddings ``X`` (and, if given, the model's
-    ``logits`` over nodes): top-k recovery, geometric level, spectral energy fraction
-    (``k`` smoothest directions), spectral top mass, each geometry score with its null, and
-    the verdict of :func:`~hf_geommem.metrics.memory_verdict`."""
+    ``logits`` over nodes): top-k recovery, geometric level, Dirichlet energy, spectral energy
+    fraction (``k`` smoothest directions), spectral top mass, each geometry score with its
+    null, and the verdict of :func:`~hf_geommem.metrics.memory_verdict` (from
+    :func:`~hf_geommem.metrics.verdict_scores`, like every verdict of the library)."""
     rec = topk_edge_recovery(X, graph, logits=logits, n_null=0,
                              self_edges=self_edges and logits is not None).value
-    gl = geometric_level(X, graph, n_null, seed)
+    scores = verdict_scores(X, graph, n_null, seed)
+    gl, de = scores["geometric_level"], scores["dirichlet_energy"]
     sk = spectral_energy_fraction(X, graph, k=k, n_null=n_null, seed=seed)
     sp = spectral_profile(X, graph, n_null=n_null, seed=seed)
-    verdict = memory_verdict(gl, sk)
+    verdict = memory_verdict(**scores)
     return {"topk_recovery": rec, "geometric_level": gl.value, "geometric_level_null_high":
-            gl.null_high, "spectral_fraction": sk.value, "spectral_fraction_null_high":
+            gl.null_high, "dirichlet_energy": de.value, "dirichlet_energy_null_low":
+            de.null_low, "spectral_fraction": sk.value, "spectral_fraction_null_high":
             sk.null_high, "spectral_top_mass": sp.value, "spectral_top_mass_null_high":
             sp.null_high, "verdict": verdict, "geometric": verdict == "geometric",
             "profile": sp.details["profile"],
@@ -166,8 +170,11 @@ def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed
 
     task = build_task(graph, edges=EdgeTaskConfig(self_edges=self_edges), paths=False)
     with tempfile.TemporaryDirectory() as d:
+        # every optimizer setting explicit: the study's (science.md 8), not the family recipe
         cfg = TrainConfig(model=preset, recipe="edges", max_steps=steps, eval_steps=steps,
-                          learning_rate=lr, lr_scheduler="cosine", weight_decay=0.0, seed=seed)
+                          learning_rate=lr, lr_scheduler="cosine", weight_decay=0.0,
+                          batch_size=None, warmup_ratio=0.0, stop_after_train_exact=None,
+                          seed=seed)
         res = train(task, d + "/run", cfg, progress=False)
     return node_embeddings(res.model, graph.num_nodes), _model_logits(res.model,
                                                                       graph.num_nodes)
@@ -270,8 +277,9 @@ def knob_study(graph: Graph | None = None, dim: int = 512, steps: int = 10_000,
                knobs: dict[str, dict[str, Any]] | None = None, n_null: int = 200,
                seed: int = 0, progress: Any = None) -> list[dict[str, Any]]:
     """The knob table on the 15-cycle linear network: geometric level, skewed low-rank margin,
-    top-1 accuracy, spectral energy fraction (k=2: the two smoothest directions), the verdict
-    of :func:`~hf_geommem.metrics.memory_verdict` (with the skewed margin) and the paper's
+    top-1 accuracy, Dirichlet energy, spectral energy fraction (k=2: the two smoothest
+    directions; descriptive), the verdict of :func:`~hf_geommem.metrics.memory_verdict` (from
+    :func:`~hf_geommem.metrics.verdict_scores`, with the skewed margin) and the paper's
     verdict (the paper's "weaker" read as "weakly geometric"); ``agrees``: :func:`knob_agrees`."""
     from .graphs import cycle
 
@@ -281,11 +289,12 @@ def knob_study(graph: Graph | None = None, dim: int = 512, steps: int = 10_000,
         run = train_linear(graph, dim=dim, steps=steps, seed=seed,
                            record_steps=[0, steps], **kw)
         sk = skewed_low_rank_margin(run.E, run.W, graph, self_edges=kw.get("self_edges", False))
-        gl = geometric_level(run.E, graph, n_null, seed)
+        scores = verdict_scores(run.E, graph, n_null, seed)
         sf = spectral_energy_fraction(run.E, graph, k=2, n_null=n_null, seed=seed)
-        verdict = memory_verdict(gl, sf, sk.value)
+        verdict = memory_verdict(**scores, skewed_margin=sk.value)
         paper = PAPER_KNOB_VERDICT.get(name, "")
-        row = {"knob": name, "geometric_level": gl.value, "skewed_margin": sk.value,
+        row = {"knob": name, "geometric_level": scores["geometric_level"].value,
+               "dirichlet_energy": scores["dirichlet_energy"].value, "skewed_margin": sk.value,
                "skewed_top1": sk.details["top1"], "top1": sk.details["full_top1"],
                "spectral_fraction": sf.value, "spectral_chance": sf.chance,
                "verdict": verdict, "paper": paper,

@@ -92,7 +92,7 @@ def test_push_flag(tmp_path):
 def test_demo_smoke_reports_geometry(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--degree", "16", "--length", "3", "--max-steps",
-                 "10", "--eval-steps", "5", "--null", "40", "--model", "gpt2-tiny"]) == 0
+                 "10", "--eval-steps", "5", "--null", "160", "--model", "gpt2-tiny"]) == 0
     printed = capsys.readouterr().out
     assert "geometry (held-out arms): navigation accuracy" in printed
     run = out / "model"
@@ -108,12 +108,12 @@ def test_models_and_tiny_subcommands(tmp_path, capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert all(p in out for p in ("gpt2-mid", "llama-small", "mamba-tiny", "linear-512"))
-    assert main(["tiny", "knobs", "--knob-steps", "30", "--null", "40", "--out",
+    assert main(["tiny", "knobs", "--knob-steps", "30", "--null", "160", "--out",
                  str(tmp_path / "k")]) == 0
     knobs = json.loads((tmp_path / "k/tiny_study.json").read_text())["knobs"]
     assert len(knobs) == 7 and all(r["verdict"] in ("geometric", "weakly geometric", "zig-zag",
                                                     "associative") for r in knobs)
-    assert main(["tiny", "study", "--models", "laplacian,node2vec", "--null", "40", "--out",
+    assert main(["tiny", "study", "--models", "laplacian,node2vec", "--null", "160", "--out",
                  str(tmp_path / "s")]) == 0
     study = json.loads((tmp_path / "s/tiny_study.json").read_text())["study"]
     assert {(r["graph"], r["model"]) for r in study} == {

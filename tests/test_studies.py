@@ -29,7 +29,7 @@ def test_node2vec_cycle_concentrates_on_top_eigenvectors():
     # C's null space comes to contain the top eigenvectors
     assert res.history[-1]["proj_C"][:3].max() < 1e-2 < res.history[-1]["proj_C"][5]
     assert res.history[0]["loss"] > res.history[-1]["loss"]
-    s = score_memory(res.V, c, n_null=100)
+    s = score_memory(res.V, c, n_null=160)
     assert s["geometric_level"] > 0.9 and s["verdict"] == "geometric"
     assert s["topk_recovery"] == 1.0
 
@@ -81,7 +81,7 @@ def test_linear_network_frozen_is_associative_trainable_is_not():
     c = G.cycle(15)
     frozen = train_linear(c, dim=32, lr=0.1, steps=60, init_std=1.0, freeze_embeddings=True)
     assert frozen.history[-1]["topk"] == 1.0
-    s = score_memory(frozen.E, c, frozen.E @ frozen.W @ frozen.E.T, n_null=100)
+    s = score_memory(frozen.E, c, frozen.E @ frozen.W @ frozen.E.T, n_null=160)
     assert s["verdict"] == "associative" and s["topk_recovery"] == 1.0
     t = timing_contrast(n_null=50)
     assert t["associative_fit_steps"] is not None and t["associative_fit_steps"] <= 20
@@ -90,7 +90,7 @@ def test_linear_network_frozen_is_associative_trainable_is_not():
 def test_tiny_study_rows_small():
     rows = tiny_study({"cycle_15": G.cycle(15)}, ("associative", "node2vec", "laplacian",
                                                    "transformer"),
-                      transformer_steps=150, node2vec_epochs=2000, n_null=50)
+                      transformer_steps=150, node2vec_epochs=2000, n_null=160)
     by = {r["model"]: r for r in rows}
     assert by["node2vec"]["verdict"] == "geometric"
     assert by["associative"]["verdict"] != "geometric"
@@ -101,14 +101,14 @@ def test_tiny_study_rows_small():
 
 
 def test_knob_study_small():
-    rows = knob_study(steps=300, dim=64, n_null=30,
+    rows = knob_study(steps=300, dim=64, n_null=160,
                       knobs={"N(0,1) init, lr 1e-4": dict(init_std=1.0, lr=1e-4)})
     assert rows[0]["verdict"] == "associative" and rows[0]["skewed_margin"] < 0
     assert set(rows[0]) >= {"geometric_level", "skewed_margin", "top1", "spectral_fraction"}
 
 
 def test_cli_tiny_timing_and_plot(tmp_path, capsys):
-    assert main(["tiny", "timing", "--out", str(tmp_path / "t"), "--null", "30"]) == 0
+    assert main(["tiny", "timing", "--out", str(tmp_path / "t"), "--null", "160"]) == 0
     assert "frozen-embedding associative fit" in capsys.readouterr().out
     data = json.loads((tmp_path / "t/tiny_study.json").read_text())
     assert "timing" in data
@@ -126,12 +126,12 @@ def test_cli_tiny_timing_and_plot(tmp_path, capsys):
 
 
 def test_linear_network_zigzag_without_self_edges_aligned_with():
-    rows = tiny_study({"cycle_15": G.cycle(15)}, ("linear",), linear_steps=1000, n_null=100,
+    rows = tiny_study({"cycle_15": G.cycle(15)}, ("linear",), linear_steps=1000, n_null=160,
                       self_edges=False)
     # anti-aligned neighbours; here p_opposite is ~0.03 at 1000 steps, so the verdict is
     # zig-zag or (with S_2 significant) weakly geometric, never geometric
     assert rows[0]["geometric_level"] < 0 and rows[0]["verdict"] != "geometric"
-    rows = tiny_study({"cycle_15": G.cycle(15)}, ("linear",), linear_steps=1000, n_null=100)
+    rows = tiny_study({"cycle_15": G.cycle(15)}, ("linear",), linear_steps=1000, n_null=160)
     assert rows[0]["geometric_level"] > 0.3 and rows[0]["verdict"] == "geometric"
 
 
@@ -142,7 +142,7 @@ def test_whole_six_model_study_on_all_four_tiny_graphs():
 
     graphs = G.tiny_graphs(0)
     rows = tiny_study(graphs, TINY_MODELS, transformer_steps=20, mamba_steps=10,
-                      linear_steps=100, node2vec_epochs=300, n_null=40)
+                      linear_steps=100, node2vec_epochs=300, n_null=160)
     assert {(r["graph"], r["model"]) for r in rows} == {(g, m) for g in graphs
                                                         for m in TINY_MODELS}
     for r in rows:
@@ -194,7 +194,7 @@ def test_node2vec_grouped_projections_are_basis_free():
 
 
 def test_knob_table_flags_basis_dependent_skewed_margin():
-    rows = knob_study(steps=50, dim=16, n_null=40,
+    rows = knob_study(steps=50, dim=16, n_null=160,
                       knobs={"default init, lr 1e-2": dict(init_std=0.02, lr=1e-2)})
     assert isinstance(rows[0]["basis_dependent"], bool)
     assert rows[0]["agrees"] == (rows[0]["verdict"] in ("geometric", "zig-zag"))

@@ -382,7 +382,10 @@ def test_length_grouped_loss_equals_padded_loss(task, preset):
 
 @pytest.mark.parametrize("preset", ["gpt2-tiny", "linear-tiny"])
 def test_gradient_accumulation_matches_the_big_batch(task, tmp_path, preset):
-    """2 accumulation steps x batch B give the same update as one batch of 2B."""
+    """2 accumulation steps x batch B give the same update as one batch of 2B, and so does a
+    full batch that a memory budget splits into micro-batches."""
+    from hf_geommem.training.memory import step_estimate_gb
+
     n = task["edges"]["train"].num_rows + task["paths"]["train"].num_rows
     assert n % 2 == 0, n
     models = []
@@ -392,8 +395,49 @@ def test_gradient_accumulation_matches_the_big_batch(task, tmp_path, preset):
                     progress=False, gradient_accumulation_steps=accum,
                     optim="sgd")  # SGD: the update is the gradient (Adam's first step hides it)
         models.append(res.model)
-    for (k, a), (_, b) in zip(models[0].state_dict().items(), models[1].state_dict().items()):
-        assert torch.allclose(a, b, atol=1e-6), k
+    plan = res.memory_plan
+    assert (plan.micro_batch_size, plan.accumulation_steps) == (n // 2, 1)
+    # a budget that holds half the full batch: two micro-batches of n/2
+    ds = tokenize_config(task["edges"]["train"], task.tokenizer, kind="edges")
+    lengths = [len(x) for x in ds["input_ids"]] + [
+        len(x) for x in tokenize_config(task["paths"]["train"], task.tokenizer)["input_ids"]]
+    budget = step_estimate_gb(n // 2, lengths, plan.bytes_per_token, plan.fixed_bytes,
+                              sum(p.numel() * 4 for p in res.model.parameters()))
+    res = train(task, tmp_path / "budget", TrainConfig(model=preset, max_steps=1, eval_steps=1,
+                                                       learning_rate=1e-2, batch_size=None,
+                                                       memory_budget_gb=budget),
+                progress=False, optim="sgd")
+    split = res.memory_plan
+    assert (split.micro_batch_size, split.accumulation_steps) == (n // 2, 2), split
+    assert split.full_batch_gb > budget >= split.estimated_gb
+    env = json.loads((tmp_path / "budget/run_env.json").read_text())
+    assert env["memory_plan"]["accumulation_steps"] == 2 and env["peak_rss_gb"] > 0.1
+    models.append(res.model)
+    for other in models[1:]:
+        for (k, a), (_, b) in zip(models[0].state_dict().items(), other.state_dict().items()):
+            assert torch.allclose(a, b, atol=1e-6), k
+
+
+def test_memory_budget_too_small_is_refused_before_writing(task, tmp_path):
+    with pytest.raises(ValueError, match=r"memory budget of 0\.5 GB \(--memory-budget-gb"):
+        train(task, tmp_path / "run", TrainConfig(model="gpt2-tiny", memory_budget_gb=0.5),
+              progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_micro_batches_divide_a_mini_batch():
+    from hf_geommem.training.memory import GB, plan_micro_batches, step_estimate_gb
+
+    lengths = [3] * 90 + [7] * 10
+    cost = dict(bytes_per_token=GB / 100, fixed_bytes=0.0, param_bytes=0)
+    budget = step_estimate_gb(30, lengths, **cost)
+    whole = plan_micro_batches(100, lengths, budget_gb=budget, whole_epoch=True, **cost)
+    assert (whole.micro_batch_size, whole.accumulation_steps) == (25, 4)
+    mini = plan_micro_batches(98, lengths, budget_gb=budget, whole_epoch=False, **cost)
+    assert 98 % mini.micro_batch_size == 0 and mini.micro_batch_size <= 30
+    assert mini.micro_batch_size * mini.accumulation_steps == 98
+    assert plan_micro_batches(98, lengths, budget_gb=None, whole_epoch=False,
+                              **cost).accumulation_steps == 1
 
 
 @pytest.mark.parametrize("preset", ["llama-tiny", "mamba-tiny"])

@@ -28,11 +28,12 @@ name is importable from ``hf_geommem.metrics``.
 
 from .inputs import as_graph, as_representations, prepare_representations
 from .margins import edge_margin, skewed_low_rank_margin
-from .nulls import ALPHA, Score, binomial_p, permutation_p, significant
+from .nulls import ALPHA, Score, binomial_p, holm_adjust, permutation_p, significant
 from .pathstar import leaf_first_hop, path_distance_matrix
 from .recovery import (edge_recovery_from_topk, knn_edge_recall, link_prediction_auc,
                        topk_edge_recovery)
-from .report import VERDICTS, geometry_report, memory_verdict
+from .report import (VERDICT_MIN_NULL, VERDICT_RULE, VERDICT_SCORES, VERDICTS, geometry_report,
+                     memory_verdict, verdict_scores, verdict_tests)
 from .smoothness import (dirichlet_energy, distance_correlation, geometric_level,
                          spectral_energy_fraction, spectral_profile)
 
@@ -42,8 +43,14 @@ __all__ = [
     "significant",
     "binomial_p",
     "permutation_p",
+    "holm_adjust",
     "memory_verdict",
+    "verdict_scores",
+    "verdict_tests",
     "VERDICTS",
+    "VERDICT_SCORES",
+    "VERDICT_RULE",
+    "VERDICT_MIN_NULL",
     "as_graph",
     "as_representations",
     "prepare_representations",

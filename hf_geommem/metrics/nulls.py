@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["ALPHA", "significant", "binomial_p", "permutation_p", "Score"]
+__all__ = ["ALPHA", "significant", "binomial_p", "permutation_p", "holm_adjust", "Score"]
 
 
 ALPHA = 0.025
@@ -49,6 +49,23 @@ def binomial_p(successes: int, trials: int, chance: float) -> float:
         raise ValueError(f"chance must be in (0, 1), got {chance}")
     return float(binomtest(int(successes), int(trials), float(chance),
                            alternative="greater").pvalue)
+
+
+def holm_adjust(pvalues: Any) -> np.ndarray:
+    """Holm's step-down adjusted p-values (same order as given): with ``p_(1) <= ... <= p_(m)``,
+    ``adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``. Rejecting every test whose adjusted
+    p is at most ``ALPHA`` keeps the family-wise error rate (any false rejection) at most
+    ``ALPHA`` under any dependence between the tests. NaN (no test) is treated as 1."""
+    p = np.asarray(pvalues, dtype=np.float64).ravel()
+    if np.any(p < 0):
+        raise ValueError(f"p-values must be >= 0, got {p.tolist()}")
+    p = np.where(np.isnan(p), 1.0, p)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = stepped
+    return out
 
 
 @dataclass

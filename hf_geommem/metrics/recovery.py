@@ -73,9 +73,11 @@ def _member(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 def _neighbour_recall(lists: np.ndarray, nodes: np.ndarray, k_per: np.ndarray,
                       keys: np.ndarray, n: int, relabel: np.ndarray | None = None,
-                      degrees: np.ndarray | None = None) -> float:
-    """Mean share of true neighbours among the first ``k_per`` entries of ``lists``; with
-    ``degrees``, the share of all out-edges found (hits summed over nodes / degrees summed).
+                      degrees: np.ndarray | None = None,
+                      divide_by: np.ndarray | None = None) -> float:
+    """Mean share of true neighbours among the first ``k_per`` entries of ``lists`` (each
+    node's hits over ``k_per``, or over ``divide_by`` when given); with ``degrees``, the share
+    of all out-edges found (hits summed over nodes / degrees summed).
 
     ``relabel`` maps list entries / query rows to node ids (identity if ``None``): under a
     row permutation ``perm`` of X, node ``u = inv[q]`` has list ``inv[lists[q]]``."""
@@ -85,7 +87,7 @@ def _neighbour_recall(lists: np.ndarray, nodes: np.ndarray, k_per: np.ndarray,
     hit &= np.arange(lists.shape[1])[None, :] < k_per[:, None]
     if degrees is not None:
         return float(hit.sum() / degrees.sum())
-    return float((hit.sum(axis=1) / k_per).mean())
+    return float((hit.sum(axis=1) / (k_per if divide_by is None else divide_by)).mean())
 
 
 def _query_sample(n: int, max_queries: int | None, seed: int) -> np.ndarray:
@@ -116,13 +118,16 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
             top-``min(deg(u), k_max)``) or ``"directed_edge"`` (the authors' tiny-graph
             notebooks, ``analysis/metrics.topk_recovery_percent``: share of directed edges
             ``u -> v`` with ``v`` anywhere in ``u``'s top ``k_max``; with ``k_max=1`` a perfect
-            memory scores only ``n / |E|``).
+            memory scores only ``n / |E|``) or ``"node_degree"`` (the authors' per-node
+            recovery: hits in the top-``min(deg(u), k_max)`` divided by ``deg(u)``, not by
+            ``min(deg(u), k_max)``; equal to ours when every degree is at most ``k_max``, lower
+            on a node of higher degree, such as a path-star's root).
     Returns:
         :class:`Score` (best 1.0; ``details["queries"]``). The null relabels nodes (rows and
         columns of the score matrix alike).
     """
-    if per not in ("node", "directed_edge"):
-        raise ValueError(f"per must be 'node' or 'directed_edge', got {per!r}")
+    if per not in ("node", "directed_edge", "node_degree"):
+        raise ValueError(f"per must be 'node', 'directed_edge' or 'node_degree', got {per!r}")
     rank_self = self_edges if rank_self is None else bool(rank_self)
     k_max = _check_int("k_max", k_max)
     if X is None and logits is None:
@@ -137,8 +142,10 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
     queries = queries[deg[queries] > 0]
     k = int(min(k_max, n - (0 if rank_self else 1)))
     # per node: the top min(deg, k) count; per directed edge: all k
-    cap = (lambda d: np.minimum(d, k_max)) if per == "node" else (
-        lambda d: np.full_like(d, k))
+    cap = (lambda d: np.full_like(d, k)) if per == "directed_edge" else (
+        lambda d: np.minimum(d, k_max))
+    # the authors' per-node share divides by the degree
+    divide = (lambda d: d) if per == "node_degree" else (lambda d: None)
     if k < 1:
         raise ValueError(f"k_max={k_max} leaves no prediction to rank on {n} nodes")
     if logits is not None:
@@ -151,16 +158,18 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
         rows = lambda q: X32[q] @ X32.T  # noqa: E731
     lists = _topk_lists(rows, queries, k, exclude_self=not rank_self)
     keys = np.unique(src * n + dst)
-    weights = None if per == "node" else deg  # per edge: hits over all out-edges
+    weights = deg if per == "directed_edge" else None  # per edge: hits over all out-edges
     value = _neighbour_recall(lists, queries, cap(deg[queries]), keys, n, None,
-                              None if weights is None else weights[queries])
+                              None if weights is None else weights[queries],
+                              divide(deg[queries]))
 
     def draw(perm: np.ndarray) -> float:
         inv = np.empty(n, dtype=np.int64)
         inv[perm] = np.arange(n)
         nodes = inv[queries]
         return _neighbour_recall(lists, queries, cap(deg[nodes]), keys, n, inv,
-                                 None if weights is None else weights[nodes])
+                                 None if weights is None else weights[nodes],
+                                 divide(deg[nodes]))
 
     return _with_null("topk_edge_recovery", value, draw, n, n_null, seed, True, best=1.0,
                       details={"queries": queries})

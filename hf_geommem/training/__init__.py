@@ -16,11 +16,13 @@ train-path accuracy, top-k edge recovery and chance (1/d). Results go to Trainer
 ``log_history`` (so into ``trainer_state.json`` and every checkpoint) and to ``metrics.jsonl``.
 
 Rooms: :mod:`.config` (:class:`TrainConfig`, light), :mod:`.data` (tokenizing, answer-only
-collator), :mod:`.trainer` (:class:`GraphTrainer`), :mod:`.decoding` (greedy path evaluation and
-edge queries), :mod:`.callbacks` (evaluation, run file), :mod:`.run` (:func:`train`),
-:mod:`.run_folder` (a finished run's model and its checked task). Every public
-name stays importable from ``hf_geommem.training``; they load on first use, so importing the
-package (e.g. for :class:`TrainConfig` in the CLI parser) costs no torch or transformers import.
+collator), :mod:`.output_layer` (the chunked LM head + cross-entropy), :mod:`.trainer`
+(:class:`GraphTrainer`), :mod:`.memory` (micro-batches under a memory budget), :mod:`.decoding`
+(greedy path evaluation and edge queries), :mod:`.callbacks` (evaluation, run file),
+:mod:`.run` (:func:`train`), :mod:`.run_folder` (a finished run's model and its checked task).
+Every public name stays importable from ``hf_geommem.training``; they load on first use, so
+importing the package (e.g. for :class:`TrainConfig` in the CLI parser) costs no torch or
+transformers import.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from ..lazy import lazy_getattr
 
 _WHERE = {
     "TrainConfig": "config", "RUN_FILE": "config", "METRICS_FILE": "config",
+    "OUTPUT_LAYERS": "config", "linear_cross_entropy": "output_layer",
+    "head_loss": "trainer", "batch_loss": "trainer", "MicroBatchPlan": "memory",
+    "MemoryBudgetError": "memory", "peak_rss_gb": "memory", "supervised_hidden_states": "trainer",
     "column": "data", "tokenize_config": "data", "AnswerOnlyCollator": "data",
     "answer_head_loss": "trainer", "NonFiniteLossError": "trainer", "GraphTrainer": "trainer",
     "evaluate_paths": "decoding", "edge_query_logits": "decoding", "evaluate_edges": "decoding",

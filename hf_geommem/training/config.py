@@ -5,16 +5,48 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from ..presets import PRESETS
+from ..presets import PRESETS, RECIPE_FIELDS, recipe_for
 
-__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE"]
+__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE", "FROM_RECIPE", "OUTPUT_LAYERS"]
+
+
+class _FromRecipe:
+    """Marks a :class:`TrainConfig` field the user left unset: it takes the model family's
+    recipe value (:data:`hf_geommem.presets.RECIPES`)."""
+
+    _instance = None
+
+    def __new__(cls) -> "_FromRecipe":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "FROM_RECIPE"
+
+    def __reduce__(self) -> str:
+        return "FROM_RECIPE"
+
+
+FROM_RECIPE: Any = _FromRecipe()
+"""Default of the recipe fields of :class:`TrainConfig` (``learning_rate``, ``weight_decay``,
+``batch_size``, ``lr_scheduler``, ``warmup_ratio``, ``max_steps``, ``eval_steps``,
+``stop_after_train_exact``): "use the family recipe"."""
 
 
 RUN_FILE = "geommem_run.json"
 
 
 METRICS_FILE = "metrics.jsonl"
+
+
+OUTPUT_LAYERS = ("chunked", "plain")
+"""How the LM head and the cross-entropy run (:attr:`TrainConfig.output_layer`): ``chunked``
+(:func:`hf_geommem.training.output_layer.linear_cross_entropy`, one chunk of logits at a time)
+or ``plain`` (the head's ``nn.Linear`` on every supervised position at once, then
+``model.loss_function``)."""
 
 
 @dataclass
@@ -30,6 +62,12 @@ class TrainConfig:
         max_steps: optimizer steps.
         batch_size: examples per device and step; ``None`` is full batch (the whole train set).
         eval_steps: evaluate every this many steps (and at step 0 and the last step).
+
+        The eight fields above and ``stop_after_train_exact`` default to the model family's
+        recipe (:data:`hf_geommem.presets.RECIPES`, e.g. ``TrainConfig(model="llama-small")``
+        gets Llama's): a value you pass wins. ``recipe_defaults`` (not a field) names the
+        fields that came from the recipe. ``dataclasses.replace`` keeps resolved values, so
+        build a new config to switch families.
         eval_batch_size: prompts per ``generate`` call.
         eval_max_test_arms / eval_max_train_arms / eval_max_edge_nodes: caps on evaluated
             examples (``None``: all test arms); sampled with the run seed.
@@ -42,19 +80,26 @@ class TrainConfig:
             held-out split; ``None``: run all ``max_steps``). Under several processes rank 0
             evaluates and every rank stops with it.
         seed: seed of init, data order and evaluation samples.
+        output_layer: ``"chunked"`` (default: the LM head and cross-entropy run over chunks of
+            the supervised positions, so their logits never all exist at once) or ``"plain"``
+            (all at once; same loss and gradients, for comparison).
+        memory_budget_gb: the most memory (GB = 2**30 bytes) a training step may take; a batch
+            whose estimated step would exceed it runs as micro-batches with gradient
+            accumulation (the same update), and a run that cannot fit even one example per
+            micro-batch is refused before training. ``None``: no budget (one pass per batch).
     """
 
     model: str = "gpt2-small"
     recipe: str = "mixed"
     path_loss: str = "dataset"
     stage1_steps: int | None = None
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.0
-    lr_scheduler: str = "constant"
-    max_steps: int = 200
-    batch_size: int | None = None
-    eval_steps: int = 25
+    learning_rate: float = FROM_RECIPE
+    weight_decay: float = FROM_RECIPE
+    warmup_ratio: float = FROM_RECIPE
+    lr_scheduler: str = FROM_RECIPE
+    max_steps: int = FROM_RECIPE
+    batch_size: int | None = FROM_RECIPE
+    eval_steps: int = FROM_RECIPE
     eval_batch_size: int = 1024
     eval_max_test_arms: int | None = None
     eval_max_train_arms: int = 256
@@ -64,13 +109,20 @@ class TrainConfig:
     freeze_embeddings: bool = False
     tie_embeddings: bool = True
     embedding_init_std: float | None = None
-    stop_after_train_exact: int | None = None
+    stop_after_train_exact: int | None = FROM_RECIPE
     seed: int = 0
+    output_layer: str = "chunked"
+    memory_budget_gb: float | None = 4.0
 
     def __post_init__(self) -> None:
         if self.model not in PRESETS:
             raise ValueError(f"unknown model preset {self.model!r}; expected one of "
                              f"{sorted(PRESETS)}")
+        recipe = recipe_for(self.model)
+        # not a dataclass field: asdict() (the run file, resume checks) sees resolved values only
+        self.recipe_defaults = tuple(n for n in RECIPE_FIELDS if getattr(self, n) is FROM_RECIPE)
+        for name in self.recipe_defaults:
+            setattr(self, name, getattr(recipe, name))
         for name, allowed in (("recipe", ("mixed", "staged", "edges")),
                               ("path_loss", ("dataset", "full", "first_token"))):
             if getattr(self, name) not in allowed:
@@ -110,6 +162,33 @@ class TrainConfig:
         if self.stage1_steps is not None and not 0 < self.stage1_steps < self.max_steps:
             raise ValueError(f"stage1_steps must be in 1..max_steps-1 = {self.max_steps - 1}, "
                              f"got {self.stage1_steps}")
+        if self.output_layer not in OUTPUT_LAYERS:
+            raise ValueError(f"output_layer must be one of {list(OUTPUT_LAYERS)}, got "
+                             f"{self.output_layer!r}")
+        if self.memory_budget_gb is not None and not (
+                math.isfinite(self.memory_budget_gb) and self.memory_budget_gb > 0):
+            raise ValueError(f"memory_budget_gb must be a finite number > 0 or None, got "
+                             f"{self.memory_budget_gb}")
+
+    @property
+    def family(self) -> str:
+        """The model family (``gpt2``, ``llama``, ``mamba``, ``linear``): whose recipe applies."""
+        return PRESETS[self.model].arch
+
+    def recipe_summary(self) -> dict[str, Any]:
+        """What the run file and card record: the family, the recipe's values, and which
+        fields the user overrode (name -> value used)."""
+        recipe = recipe_for(self.model)
+        return {"family": self.family, "recipe": recipe.fields(),
+                "overridden": {n: getattr(self, n) for n in RECIPE_FIELDS
+                               if n not in self.recipe_defaults}}
+
+    def describe_recipe(self) -> str:
+        """One line for the start of a run: the family recipe and what overrides it."""
+        summary = self.recipe_summary()
+        over = ", ".join(f"{n}={v!r}" for n, v in summary["overridden"].items())
+        return (f"{self.family} recipe: {recipe_for(self.model).describe()}"
+                + (f"; overridden: {over}" if over else ""))
 
     @property
     def edge_phase_steps(self) -> int:

@@ -25,7 +25,8 @@ from .callbacks import GraphEvalCallback, _RunFileCallback
 from .config import METRICS_FILE, RUN_FILE, TrainConfig
 from .data import AnswerOnlyCollator, column, tokenize_config
 from .decoding import evaluate_edges
-from .trainer import GraphTrainer, NonFiniteLossError
+from .memory import MicroBatchPlan, peak_rss_gb, plan_micro_batches, step_cost
+from .trainer import GraphTrainer, NonFiniteLossError, batch_loss
 
 MIN_POSITIONS = 64  # position table of a fresh GPT-2 / Llama preset, at least
 POSITION_MARGIN = 8  # spare positions beyond the longest example (a few extra decode steps)
@@ -43,6 +44,8 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     model: Any = None
+    peak_rss_gb: float | None = None
+    memory_plan: MicroBatchPlan | None = None
 
 
 def _dataset_fingerprint(task: TaskData) -> str:
@@ -144,7 +147,7 @@ def train(
     """
     import time
 
-    from ..files import check_output_dir
+    from ..files import check_output_dir, write_text_atomic
 
     config = config or TrainConfig()
     task = dataset if isinstance(dataset, TaskData) else load_task(dataset)
@@ -168,8 +171,12 @@ def train(
         max_len = max(max_len, max(len(tok(p)["input_ids"]) for p in column(test, "prompt"))
                       + max(map(len, column(test, "target"))))
 
+    if "paths" not in task and "stop_after_train_exact" in config.recipe_defaults:
+        config.stop_after_train_exact = None  # the family's stopping rule needs path examples
     run = {"config": asdict(config), "dataset": _dataset_fingerprint(task),
-           "init_model": init_model}
+           "init_model": init_model, "family_recipe": config.recipe_summary()}
+    if progress and rank_and_world()[0] == 0:
+        print(f"training {config.model}: {config.describe_recipe()}", flush=True)
     # model
     if init_model is not None:
         if not Path(init_model).is_dir():
@@ -208,8 +215,10 @@ def train(
         if not run_file.is_file():
             raise ValueError(f"{str(resume)!r} is not an hf_geommem checkpoint (no {RUN_FILE})")
         saved = json.loads(run_file.read_text())
-        diff = sorted(k for k in set(saved["config"]) | set(run["config"])
-                      if saved["config"].get(k) != run["config"].get(k))
+        # a field added after the checkpoint was written counts as its default there
+        before = {**asdict(TrainConfig()), **saved["config"]}
+        diff = sorted(k for k in set(before) | set(run["config"])
+                      if before.get(k) != run["config"].get(k))
         if saved["dataset"] != run["dataset"] or diff:
             what = ["dataset"] if saved["dataset"] != run["dataset"] else []
             raise ValueError(f"checkpoint {str(resume)!r} belongs to another run: it differs in "
@@ -223,9 +232,20 @@ def train(
     training_args.setdefault("use_cpu", not torch.cuda.is_available())
     training_args.setdefault("report_to", "none")  # e.g. "tensorboard", "wandb" (--report-to)
     batch = config.batch_size or math.ceil(len(train_ds) / world)
+    collator = AnswerOnlyCollator(tok.pad_token_id)
+    accumulation = training_args.pop("gradient_accumulation_steps", 1)
+    plan = _memory_plan(model, train_ds, collator, config, batch, world,
+                        whole_epoch=config.batch_size is None and accumulation == 1)
+    if plan.accumulation_steps > 1 and progress:
+        print(f"memory: a step on batches of {batch:,} examples would take about "
+              f"{plan.full_batch_gb:.1f} GB, over the budget of {plan.budget_gb:g} GB "
+              f"(--memory-budget-gb): running each as {plan.accumulation_steps} micro-batches "
+              f"of {plan.micro_batch_size:,} (gradient accumulation, the same update; about "
+              f"{plan.estimated_gb:.1f} GB)")
     args = TrainingArguments(
         output_dir=output_dir,
-        per_device_train_batch_size=batch,
+        per_device_train_batch_size=plan.micro_batch_size,
+        gradient_accumulation_steps=accumulation * plan.accumulation_steps,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,
@@ -243,7 +263,6 @@ def train(
         disable_tqdm=not progress,
         **training_args,
     )
-    collator = AnswerOnlyCollator(tok.pad_token_id)
     created = not Path(output_dir).exists()
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -256,10 +275,11 @@ def train(
             else task.metadata.get("source")
         if source and Path(source).exists():  # absolute: intervene / plot run from anywhere
             source = str(Path(source).resolve())
-        (Path(output_dir) / "run_env.json").write_text(json.dumps({
+        run_env = {
             "world_size": args.world_size, "device": str(args.device), "dataset": source,
             "torch": torch.__version__, "num_threads": torch.get_num_threads(),
-            **cpu_environment()}, indent=2))
+            **cpu_environment(), "memory_plan": plan.as_dict()}
+        write_text_atomic(Path(output_dir) / "run_env.json", json.dumps(run_env, indent=2))
     callback = GraphEvalCallback(task, config, tok, collator, output_dir)
     extra_callbacks = list(callbacks or [])
     callbacks = [callback, _RunFileCallback(run)]
@@ -276,6 +296,7 @@ def train(
                                      callback.edge_nodes))))
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
                            data_collator=collator, processing_class=tok,
+                           output_layer=config.output_layer,
                            callbacks=callbacks + extra_callbacks)
     if not progress:  # Trainer prints every log dict when its progress bar is off
         from transformers import PrinterCallback
@@ -303,8 +324,43 @@ def train(
     history = [r for r in trainer.state.log_history if "step" in r and any(
         k.startswith(("eval_", "edge_")) for k in r)]
     final = history[-1] if history else {}
+    peak = peak_rss_gb()
+    if args.process_index == 0:
+        run_env["peak_rss_gb"] = round(peak, 3)
+        write_text_atomic(Path(output_dir) / "run_env.json", json.dumps(run_env, indent=2))
+    if progress:
+        print(f"peak memory of this process (RSS): {peak:.2f} GB")
     return TrainResult(output_dir=output_dir, final=final, history=history,
-                       train_seconds=seconds, model=trainer.model)
+                       train_seconds=seconds, model=trainer.model, peak_rss_gb=peak,
+                       memory_plan=plan)
+
+
+def _memory_plan(model: Any, train_ds: Any, collator: AnswerOnlyCollator, config: TrainConfig,
+                 batch: int, world: int, whole_epoch: bool) -> MicroBatchPlan:
+    """The micro-batch split of ``batch`` under ``config.memory_budget_gb``, from the measured
+    cost of the real loss on samples of the training set (:func:`.memory.step_cost`); no probe
+    without a budget."""
+    lengths = [len(x) for x in column(train_ds, "input_ids")]
+    params = [p for p in model.parameters()]
+    param_bytes = sum(p.numel() * p.element_size() for p in params)
+    per_token, fixed = 0.0, 0.0
+    if config.memory_budget_gb is not None:
+        def loss_for(idx: list[int]) -> torch.Tensor:
+            b = collator([train_ds[i] for i in idx])
+            if world > 1:  # DDP runs the padded batch through the model's own loss
+                return model(**b).loss
+            return batch_loss(model, b, int((b["labels"][:, 1:] != -100).sum()),
+                              config.output_layer)
+
+        was_training = model.training
+        model.train()
+        with torch.random.fork_rng(devices=[]):  # e.g. dropout must not shift the run's RNG
+            per_token, fixed = step_cost(loss_for, lengths,
+                                         {p.untyped_storage().data_ptr() for p in params},
+                                         config.seed)
+        model.train(was_training)
+    return plan_micro_batches(batch, lengths, per_token, fixed, param_bytes,
+                              config.memory_budget_gb, whole_epoch)
 
 
 def _set_generation_defaults(model: Any, task: TaskData, tok: Any) -> None:

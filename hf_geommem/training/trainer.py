@@ -1,5 +1,5 @@
 """``GraphTrainer``: Trainer with a length-grouped forward and the LM head on answer positions
-only, through transformers' own loss function."""
+only, chunked (:mod:`.output_layer`) or through transformers' own loss function."""
 
 from __future__ import annotations
 
@@ -8,32 +8,97 @@ from typing import Any
 import torch
 from transformers import Trainer
 
-__all__ = ["answer_head_loss", "NonFiniteLossError", "GraphTrainer"]
+from .config import OUTPUT_LAYERS
+from .output_layer import linear_cross_entropy
+
+__all__ = ["answer_head_loss", "batch_loss", "head_loss", "supervised_hidden_states",
+           "NonFiniteLossError", "GraphTrainer"]
+
+
+def _check_output_layer(output_layer: str) -> None:
+    if output_layer not in OUTPUT_LAYERS:
+        raise ValueError(f"output_layer must be one of {list(OUTPUT_LAYERS)}, got "
+                         f"{output_layer!r}")
+
+
+def _has_separate_head(model: Any) -> bool:
+    return model.get_output_embeddings() is not None and model.base_model is not model
+
+
+def supervised_hidden_states(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                             labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The backbone's last hidden states at the positions whose next token carries a label.
+
+    The backbone is ``model.base_model`` (GPT-2's ``transformer``, Llama's ``model``, Mamba's
+    ``backbone``; each ends with its final norm). Returns ``(hidden, targets)``: ``(N, D)``
+    hidden states and the ``(N,)`` token ids they must predict (labels shifted by one, as in any
+    causal LM), for the ``N`` positions where ``labels[:, 1:] != -100``."""
+    target = labels[:, 1:]
+    keep = target != -100
+    hidden = model.base_model(input_ids=input_ids,
+                              attention_mask=attention_mask).last_hidden_state
+    return hidden[:, :-1][keep], target[keep]
+
+
+def head_loss(model: Any, hidden: torch.Tensor, targets: torch.Tensor,
+              num_items: torch.Tensor | int, output_layer: str = "chunked") -> torch.Tensor:
+    """The summed cross-entropy of ``model``'s LM head on ``hidden`` against ``targets``,
+    divided by ``num_items``; ``output_layer`` is one of :data:`OUTPUT_LAYERS` (same loss and
+    gradients to float rounding, different peak memory)."""
+    _check_output_layer(output_layer)
+    head = model.get_output_embeddings()
+    if output_layer == "chunked":
+        return linear_cross_entropy(hidden, head.weight, targets, head.bias) / num_items
+    logits = head(hidden)
+    return model.loss_function(logits=logits, labels=None, vocab_size=logits.shape[-1],
+                               num_items_in_batch=num_items, shift_labels=targets)
 
 
 def answer_head_loss(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     labels: torch.Tensor, num_items: torch.Tensor | int) -> torch.Tensor:
+                     labels: torch.Tensor, num_items: torch.Tensor | int,
+                     output_layer: str = "chunked") -> torch.Tensor:
     """Causal-LM loss that runs the LM head only on the positions that carry a label.
 
-    The backbone (``model.base_model``: GPT-2's ``transformer``, Llama's ``model``, Mamba's
-    ``backbone``) runs on every position; the unembedding and softmax, a large share of a small
-    model's compute with vocabularies of ``n`` nodes, run only where ``labels`` (shifted by one,
-    as in any causal LM) are not -100. The loss is transformers' own ``model.loss_function``
-    (``ForCausalLMLoss``) on those positions, summed and divided by ``num_items`` (the
-    supervised tokens of the whole, possibly accumulated, batch), so it equals the full-head
-    loss. Models without a separate backbone and head fall back to the full forward.
+    The backbone runs on every position (:func:`supervised_hidden_states`); the unembedding
+    and softmax, a large share of a small model's compute with vocabularies of ``n`` nodes, run
+    only where ``labels`` (shifted by one) are not -100 (:func:`head_loss`). The loss is summed
+    and divided by ``num_items`` (the supervised tokens of the whole, possibly accumulated,
+    batch), so it equals the full-head loss. Models without a separate backbone and head fall
+    back to the full forward and transformers' ``model.loss_function``.
     """
-    target = labels[:, 1:]
-    keep = target != -100
-    head = model.get_output_embeddings()
-    base = model.base_model
-    if head is None or base is model:
+    _check_output_layer(output_layer)
+    if not _has_separate_head(model):
+        target = labels[:, 1:]
+        keep = target != -100
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][keep]
-    else:
-        hidden = base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        logits = head(hidden[:, :-1][keep])
-    return model.loss_function(logits=logits, labels=None, vocab_size=logits.shape[-1],
-                               num_items_in_batch=num_items, shift_labels=target[keep])
+        return model.loss_function(logits=logits, labels=None, vocab_size=logits.shape[-1],
+                                   num_items_in_batch=num_items, shift_labels=target[keep])
+    hidden, targets = supervised_hidden_states(model, input_ids, attention_mask, labels)
+    return head_loss(model, hidden, targets, num_items, output_layer)
+
+
+def batch_loss(model: Any, inputs: dict[str, torch.Tensor], num_items: torch.Tensor | int,
+               output_layer: str = "chunked") -> torch.Tensor:
+    """The loss of a right-padded batch (``input_ids``, ``attention_mask``, ``labels``), run as
+    one backbone forward per distinct length (rows trimmed to it) and one head call over the
+    supervised positions of all of them; summed and divided by ``num_items``. A batch with no
+    supervised token gives a zero that still reaches every trainable weight."""
+    labels = inputs["labels"]
+    if not (labels != -100).any():
+        return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+    lengths = inputs["attention_mask"].sum(dim=1)
+    groups = []
+    for length in torch.unique(lengths).tolist():
+        rows = lengths == length
+        lab = labels[rows, :length]
+        if (lab[:, 1:] != -100).any():
+            groups.append((inputs["input_ids"][rows, :length],
+                           inputs["attention_mask"][rows, :length], lab))
+    if not _has_separate_head(model):
+        return sum(answer_head_loss(model, *g, num_items) for g in groups)
+    parts = [supervised_hidden_states(model, *g) for g in groups]
+    return head_loss(model, torch.cat([h for h, _ in parts]), torch.cat([t for _, t in parts]),
+                     num_items, output_layer)
 
 
 class NonFiniteLossError(ValueError):
@@ -41,19 +106,23 @@ class NonFiniteLossError(ValueError):
 
 
 class GraphTrainer(Trainer):
-    """``Trainer`` with its loss computed by :func:`answer_head_loss`:
+    """``Trainer`` with its loss computed by :func:`batch_loss`:
 
     * length-grouped forward: a batch mixing 3-token edge examples with longer path examples is
       run as one forward per distinct length (rows trimmed to their length). With right padding
       and causal attention this gives exactly the padded batch's loss while skipping the padding
       (2.3x less compute on G(300,5)). Under DDP the padded batch goes through the wrapped
       model's own forward and loss (its gradient hooks must see one forward per step).
-    * the LM head runs only on supervised positions (one token in three of an edge example).
+    * the LM head runs only on supervised positions (one token in three of an edge example),
+      once per batch over every length group, and by default in chunks of positions
+      (``output_layer="chunked"``; ``"plain"`` holds all their logits at once).
     * a batch with no supervised token (possible in the staged recipe with mini-batches) has
       loss 0 instead of NaN.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, output_layer: str = "chunked", **kwargs: Any):
+        _check_output_layer(output_layer)
+        self.output_layer = output_layer
         super().__init__(*args, **kwargs)
         for cb in self.callback_handler.callbacks:  # our callbacks log through the Trainer
             if hasattr(cb, "attach"):
@@ -64,22 +133,9 @@ class GraphTrainer(Trainer):
         if return_outputs or self.args.world_size > 1:
             # DDP: the wrapped model's own forward (its gradient hooks) on the padded batch
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        if not (labels != -100).any():
-            outputs = model(input_ids=inputs["input_ids"],
-                            attention_mask=inputs["attention_mask"])
-            return outputs.logits.sum() * 0.0
         num_items = num_items_in_batch if num_items_in_batch is not None else \
             (labels[:, 1:] != -100).sum()
-        lengths = inputs["attention_mask"].sum(dim=1)
-        total = None
-        for length in torch.unique(lengths).tolist():
-            rows, end = lengths == length, length
-            lab = labels[rows, :end]
-            if not (lab[:, 1:] != -100).any():
-                continue
-            part = answer_head_loss(model, inputs["input_ids"][rows, :end],
-                                    inputs["attention_mask"][rows, :end], lab, num_items)
-            total = part if total is None else total + part
+        total = batch_loss(model, inputs, num_items, self.output_layer)
         if num_items_in_batch is not None and not self.model_accepts_loss_kwargs:
             total = total * self.current_gradient_accumulation_steps  # Trainer divides by it
         if not torch.isfinite(total):

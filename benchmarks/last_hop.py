@@ -1,0 +1,139 @@
+"""Why does a model that gets v1 ... v(l-2) right miss the leaf of a held-out arm?
+
+    OMP_NUM_THREADS=1 python benchmarks/last_hop.py RUN [RUN ...] --json docs/last_hop.json \
+        --md docs/last_hop.md
+
+RUN is a training run folder (``hf-geommem train``; its dataset is the one recorded in
+``run_env.json``, or give ``--dataset``). The last target is the leaf, the very node the prompt
+gives. Three explanations predict different answers to one test, a **prompt swap**: teacher-force
+the true path root, v1, ..., v(l-2) of an arm but put the leaf of *another* arm of the same split
+in the prompt, and read the argmax at the last position:
+
+- *copied* from the prompt: the model answers the swapped prompt leaf;
+- *recalled* from the memorized edge (v(l-2), leaf): it answers the arm's true leaf;
+- *suppressed* because held-out leaves never end a training path: on held-out arms it answers
+  neither (typically v(l-2) again or v(l-3)), while on train arms it does not.
+
+Per split (held-out, and as many train arms), the table gives the share of last-position argmaxes
+that are the true leaf, the prompt's leaf, v(l-2) (a repeat), v(l-3) (a step back) or another
+token, on the unswapped and the swapped prompts, and the mean probability of the true leaf. Not a
+timed test: it prints what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+CATEGORIES = ("true leaf", "prompt leaf", "repeat v(l-2)", "step back v(l-3)", "other")
+
+
+def _last_position(model, tok, rows: list[dict], prompt_leaves: list[int]) -> np.ndarray:
+    """Softmax over the vocabulary at the position that predicts the leaf, with each row's
+    prompt leaf replaced by ``prompt_leaves[i]``: (n, vocab)."""
+    import torch
+
+    from hf_geommem.tokenization import NUM_SPECIAL_TOKENS
+
+    seqs = []
+    for row, leaf in zip(rows, prompt_leaves):
+        prompt = tok(row["prompt"], add_special_tokens=False)["input_ids"]
+        source = NUM_SPECIAL_TOKENS + row["source"]
+        prompt = [NUM_SPECIAL_TOKENS + leaf if t == source else t for t in prompt]
+        seqs.append(prompt + [NUM_SPECIAL_TOKENS + v for v in row["target"][:-1]])
+    ids = torch.tensor(seqs)  # every prompt + prefix of a split has the same length
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[:, -1].float()
+    return torch.softmax(logits, -1).numpy()
+
+
+def _categorize(probs: np.ndarray, rows: list[dict], prompt_leaves: list[int]) -> dict:
+    from hf_geommem.tokenization import NUM_SPECIAL_TOKENS
+
+    counts = dict.fromkeys(CATEGORIES, 0)
+    top = probs.argmax(-1) - NUM_SPECIAL_TOKENS
+    for pred, row, leaf in zip(top, rows, prompt_leaves):
+        t = row["target"]
+        if pred == t[-1]:
+            counts["true leaf"] += 1
+        elif pred == leaf:
+            counts["prompt leaf"] += 1
+        elif pred == t[-2]:
+            counts["repeat v(l-2)"] += 1
+        elif len(t) > 2 and pred == t[-3]:
+            counts["step back v(l-3)"] += 1
+        else:
+            counts["other"] += 1
+    n = len(rows)
+    true_p = probs[np.arange(n), [NUM_SPECIAL_TOKENS + r["target"][-1] for r in rows]]
+    return {"n": n, **{k: v / n for k, v in counts.items()}, "p_true_leaf": float(true_p.mean())}
+
+
+def analyse(run: Path, dataset: str | None, seed: int = 0) -> dict:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from hf_geommem.builder import load_task
+
+    if dataset is None:
+        dataset = json.loads((run / "run_env.json").read_text())["dataset"]
+    task = load_task(dataset)
+    tok = AutoTokenizer.from_pretrained(run)
+    model = AutoModelForCausalLM.from_pretrained(run).eval()
+    rng = np.random.default_rng(seed)
+    test = list(task["paths"]["test"])
+    train = list(task["paths"]["train"])
+    train = [train[i] for i in rng.choice(len(train), size=min(len(train), len(test)),
+                                          replace=False)]
+    out = {"run": str(run), "dataset": str(dataset)}
+    for split, rows in (("held-out", test), ("train", train)):
+        own = [r["source"] for r in rows]
+        # another arm's leaf of the same split: a derangement by rotation of a shuffled order
+        order = rng.permutation(len(rows))
+        swapped = [0] * len(rows)
+        for i, j in zip(order, np.roll(order, 1)):
+            swapped[i] = rows[j]["source"]
+        out[split] = {
+            "unswapped": _categorize(_last_position(model, tok, rows, own), rows, own),
+            "swapped": _categorize(_last_position(model, tok, rows, swapped), rows, swapped)}
+    return out
+
+
+def report(results: list[dict]) -> list[str]:
+    from hf_geommem.cards import markdown_table
+
+    rows = []
+    for r in results:
+        for split in ("held-out", "train"):
+            for variant in ("unswapped", "swapped"):
+                c = r[split][variant]
+                rows.append((Path(r["run"]).name, split, variant, c["n"],
+                             *(f"{100 * c[k]:.1f}%" for k in CATEGORIES),
+                             f"{c['p_true_leaf']:.3f}"))
+    return markdown_table(["run", "arms", "prompt", "n", *CATEGORIES, "mean p(true leaf)"],
+                          rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--dataset")
+    p.add_argument("--json", default="outputs/last_hop.json")
+    p.add_argument("--md")
+    args = p.parse_args()
+    from hf_geommem.files import write_text_atomic
+
+    results = [analyse(Path(r), args.dataset) for r in args.runs]
+    write_text_atomic(Path(args.json), json.dumps(results, indent=1) + "\n")
+    lines = report(results)
+    print("\n".join(lines))
+    if args.md:
+        write_text_atomic(Path(args.md), "# The last hop: prompt-swap test (generated by "
+                          "`benchmarks/last_hop.py`)\n\n" + __doc__.split("\n\n", 2)[2]
+                          + "\n" + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Family recipes: one default per model family, user overrides win, the recipe reaches the run
+file, the card, the start-of-run line and `hf-geommem models`."""
+
+import json
+
+import pytest
+
+import hf_geommem as H
+from hf_geommem.cli import build_parser, main
+from hf_geommem.cli import _train_config
+from hf_geommem.presets import PRESETS, RECIPE_FIELDS, RECIPES, recipe_for
+from hf_geommem.training import TrainConfig, train
+
+
+@pytest.mark.parametrize("model", ["gpt2-small", "llama-small", "mamba-small", "linear-tiny",
+                                   "llama-mid"])
+def test_recipe_lookup_per_family(model):
+    recipe = RECIPES[PRESETS[model].arch]
+    assert recipe_for(model) is recipe
+    cfg = TrainConfig(model=model)
+    for name in RECIPE_FIELDS:
+        assert getattr(cfg, name) == getattr(recipe, name), name
+    assert set(cfg.recipe_defaults) == set(RECIPE_FIELDS)
+    assert cfg.recipe_summary()["overridden"] == {}
+
+
+def test_recipe_follows_the_family_not_the_default():
+    # a linear-network user does not get the sequence models' mini-batch recipe, and vice versa
+    assert TrainConfig(model="linear-tiny").batch_size is None
+    assert TrainConfig(model="llama-small").batch_size == RECIPES["llama"].batch_size == 256
+
+
+def test_unknown_model_is_refused():
+    with pytest.raises(ValueError, match="unknown model preset 'gpt5'"):
+        recipe_for("gpt5")
+    with pytest.raises(ValueError, match="unknown model preset"):
+        TrainConfig(model="gpt5")
+
+
+def test_user_overrides_win():
+    mamba = recipe_for("mamba-small")
+    cfg = TrainConfig(model="mamba-small", learning_rate=1e-4, batch_size=None, max_steps=7)
+    assert (cfg.learning_rate, cfg.batch_size, cfg.max_steps) == (1e-4, None, 7)
+    assert cfg.weight_decay == mamba.weight_decay  # not overridden: the recipe's
+    assert cfg.recipe_summary()["overridden"] == {"learning_rate": 1e-4, "batch_size": None,
+                                                  "max_steps": 7}
+    assert "overridden: learning_rate=0.0001, batch_size=None, max_steps=7" in \
+        cfg.describe_recipe()
+    # an override that is invalid is still validated
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig(model="llama-small", learning_rate=-1.0)
+
+
+def test_cli_flags_default_to_the_recipe_and_override_it():
+    parse = build_parser().parse_args
+    base = ["train", "--dataset", "d", "--out", "o", "--model", "mamba-small"]
+    cfg = _train_config(parse(base))
+    assert cfg.batch_size == recipe_for("mamba-small").batch_size
+    assert cfg.learning_rate == recipe_for("mamba-small").learning_rate
+    cfg = _train_config(parse(base + ["--batch-size", "full", "--lr", "0.01",
+                                      "--max-steps", "5"]))
+    assert (cfg.batch_size, cfg.learning_rate, cfg.max_steps) == (None, 0.01, 5)
+    assert _train_config(parse(base + ["--batch-size", "64"])).batch_size == 64
+    with pytest.raises(SystemExit):
+        parse(base + ["--batch-size", "0"])
+
+
+def test_recipe_in_run_file_card_and_start_line(tmp_path, capsys):
+    task = H.build_task("path_star", degree=8, length=3, seed=0)
+    cfg = TrainConfig(model="llama-tiny", max_steps=3, eval_steps=3, seed=0)
+    res = train(task, tmp_path / "run", cfg, progress=True)
+    assert "llama recipe: lr 0.003" in capsys.readouterr().out
+    run = json.loads((tmp_path / "run" / "geommem_run.json").read_text())
+    assert run["family_recipe"]["family"] == "llama"
+    assert run["family_recipe"]["overridden"] == {"max_steps": 3, "eval_steps": 3}
+    assert run["config"]["weight_decay"] == recipe_for("llama-tiny").weight_decay
+    from hf_geommem.training import finish_run
+
+    finish_run(res, task, "g8_3")
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "the `llama` family recipe, overridden: `max_steps` = 3, `eval_steps` = 3" in card
+    assert f"weight decay {recipe_for('llama-tiny').weight_decay}" in card
+
+
+def test_models_command_lists_recipes(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for family, recipe in RECIPES.items():
+        assert f"{family:7s} {recipe.describe()}" in out

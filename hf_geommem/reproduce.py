@@ -795,9 +795,12 @@ def _environment(device: str) -> dict[str, Any]:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             versions[pkg] = "not installed"
+    from .machine import cpu_environment
+
     return {"python": platform.python_version(), "platform": platform.platform(),
             "device": device, "torch_threads": torch.get_num_threads(),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "packages": versions}
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "packages": versions,
+            **cpu_environment()}
 
 
 def _step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
@@ -1026,6 +1029,10 @@ def write_report(results: dict[str, Any], root: str | os.PathLike) -> Path:
     L += ["## Environment", "", f"- device: {env['device']}; torch threads "
           f"{env['torch_threads']} (OMP_NUM_THREADS={env['OMP_NUM_THREADS']}); Python "
           f"{env['python']} on {env['platform']}",
+          # same seed, same curve holds on one machine; another CPU type rounds differently
+          f"- CPU: {env.get('cpu', 'not recorded')}; torch CPU kernels "
+          f"{env.get('cpu_capability', 'not recorded')} (curves are bit-identical on one "
+          f"machine, not across CPU types)",
           "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
           f"- wall time of this invocation: {results['wall_seconds']:.0f} s (reused runs cost "
           f"nothing; their own wall time is listed below)", "",

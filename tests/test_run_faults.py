@@ -189,7 +189,7 @@ def test_truncated_result_json_and_swapped_parquet_name_the_file(data, tmp_path,
 
 def test_more_one_line_errors(data, run, tmp_path, capsys):
     (tmp_path / "f").write_text("keep")
-    months = ["probe", "--model", str(run), "--pack", "months", "--null", "2"]
+    months = ["probe", "--model", str(run), "--pack", "months", "--null", "200"]
     for argv, message in (
             (months + ["--out", str(tmp_path / "o")], "tokenizes to the unknown token"),
             (months + ["--out", str(tmp_path / "f")], "is a file, not a folder"),

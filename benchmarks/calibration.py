@@ -46,6 +46,13 @@ POWER_GRAPHS = ("path_star_30_5", "tree_star_6_5", "grid_8x8", "cycle_60",
 NOISE_LEVELS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
+def _cell_seed(part: str, graph: str, cell: str) -> int:
+    """Position of the cell in the default plan: the seed the default run gives it."""
+    plan = [("null", g, k) for g in GRAPHS for k in NULL_KINDS] + [
+        ("power", g, str(x)) for g in GRAPHS if g in POWER_GRAPHS for x in NOISE_LEVELS]
+    return plan.index((part, graph, cell))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="docs/calibration.json")
@@ -54,14 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--parts", default="null,power", help="comma list of null, power")
     ap.add_argument("--graphs", default=",".join(GRAPHS), help="comma list of graph names")
+    ap.add_argument("--nulls", default=",".join(NULL_KINDS), help="comma list of null kinds")
     args = ap.parse_args(argv)
     parts = [p for p in args.parts.split(",") if p]
     graphs = [g for g in args.graphs.split(",") if g]
-    bad = [p for p in parts if p not in ("null", "power")] + [g for g in graphs
-                                                               if g not in GRAPHS]
+    nulls = [k for k in args.nulls.split(",") if k]
+    bad = [p for p in parts if p not in ("null", "power")] + [
+        g for g in graphs if g not in GRAPHS] + [k for k in nulls if k not in NULL_KINDS]
     if bad:
-        ap.error(f"unknown part(s) or graph(s) {bad}; parts: null, power; graphs: "
-                 f"{', '.join(GRAPHS)}")
+        ap.error(f"unknown part(s), graph(s) or null(s) {bad}; parts: null, power; graphs: "
+                 f"{', '.join(GRAPHS)}; nulls: {', '.join(NULL_KINDS)}")
     out = Path(args.out)
     settings = {"draws": args.draws, "n_null": args.n_null, "dim": args.dim}
     results = json.loads(out.read_text()) if out.is_file() else {}
@@ -73,10 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     jobs = []
     for gname in graphs:
         if "null" in parts:
-            jobs += [("null", gname, kind) for kind in NULL_KINDS]
+            jobs += [("null", gname, kind) for kind in nulls]
         if "power" in parts and gname in POWER_GRAPHS:
             jobs += [("power", gname, str(noise)) for noise in NOISE_LEVELS]
-    for seed, (part, gname, cell) in enumerate(jobs):
+    for part, gname, cell in jobs:
+        # a cell's seed depends on the cell alone, not on which cells run with it
+        seed = _cell_seed(part, gname, cell)
         if cell in results[part]["cells"].get(gname, {}):
             continue
         graph = GRAPHS[gname]()

@@ -84,10 +84,10 @@ def _register() -> None:
         add(grid, name, **spec)
 
 
-def dataset(root: Path, degree: int, pauses: int, seed: int) -> Path:
-    path = root / f"data_d{degree}_p{pauses}_s{seed}"
+def dataset(root: Path, degree: int, pauses: int, seed: int, length: int = 5) -> Path:
+    path = root / f"data_d{degree}_l{length}_p{pauses}_s{seed}"
     if not path.exists():
-        hg.build_task("path_star", degree=degree, length=5, seed=seed,
+        hg.build_task("path_star", degree=degree, length=length, seed=seed,
                       paths=hg.PathTaskConfig(num_pauses=pauses)).save_to_folder(path)
     return path
 
@@ -106,8 +106,8 @@ def stop_rule(history: list[dict], k: int) -> dict | None:
 
 def run_one(name: str, spec: dict, root: Path, ks=(1, 2, 3)) -> dict:
     spec = {**DEFAULTS, **spec}
-    data = dataset(root, spec["degree"], spec["pauses"], spec["seed"])
-    fields = {k: v for k, v in spec.items() if k not in ("degree", "pauses")}
+    data = dataset(root, spec["degree"], spec["pauses"], spec["seed"], spec.get("length", 5))
+    fields = {k: v for k, v in spec.items() if k not in ("degree", "pauses", "length")}
     cfg = TrainConfig(**fields)
     t0 = time.perf_counter()
     res = train(str(data), root / f"run_{name}", cfg, overwrite=True, progress=False)
@@ -149,7 +149,8 @@ def report(rows: list[dict]) -> list[str]:
         ["run", "model", "graph", "seed", "batch", "lr", "schedule (warmup)", "wd", "steps",
          "final held-out exact", "best (step)", "final per position (root..leaf)",
          "train exact", "wall s"],
-        [(r["run"], r["model"], f"G({r['degree']},5), {r['pauses']} pauses", r["seed"],
+        [(r["run"], r["model"], f"G({r['degree']},{r.get('length', 5)}), {r['pauses']} pauses",
+          r["seed"],
           r["batch_size"] or "full", f"{r['learning_rate']:g}",
           f"{r['lr_scheduler']} ({r['warmup_ratio']:g})", f"{r['weight_decay']:g}",
           r["max_steps"], pct(r["final_exact"]), f"{pct(r['best_exact'])} ({r['best_step']})",

@@ -112,8 +112,16 @@ def report(results: list[dict]) -> list[str]:
                 rows.append((Path(r["run"]).name, split, variant, c["n"],
                              *(f"{100 * c[k]:.1f}%" for k in CATEGORIES),
                              f"{c['p_true_leaf']:.3f}"))
-    return markdown_table(["run", "arms", "prompt", "n", *CATEGORIES, "mean p(true leaf)"],
-                          rows)
+    lines = markdown_table(["run", "arms", "prompt", "n", *CATEGORIES, "mean p(true leaf)"],
+                           rows)
+    copied = max(r["held-out"]["swapped"]["prompt leaf"] for r in results)
+    lines += ["", f"Summary: with another arm's leaf in the prompt, the models answered that "
+                  f"prompt leaf in at most {100 * copied:.1f}% of held-out arms (any run): the "
+                  f"leaf is not copied from the prompt. Mean probability of the true leaf, "
+                  f"held-out vs train arms (unswapped): " + "; ".join(
+                      f"{Path(r['run']).name} {r['held-out']['unswapped']['p_true_leaf']:.3f} vs "
+                      f"{r['train']['unswapped']['p_true_leaf']:.3f}" for r in results) + "."]
+    return lines
 
 
 def plot_curves(runs: list[Path], figure: Path) -> None:
@@ -152,11 +160,16 @@ def main() -> None:
     p.add_argument("--json", default="outputs/last_hop.json")
     p.add_argument("--md")
     p.add_argument("--figure", help="per-position held-out curves of the runs (PNG)")
+    p.add_argument("--from-json", action="store_true",
+                   help="read the results from --json instead of analysing the runs again")
     args = p.parse_args()
     from hf_geommem.files import write_text_atomic
 
-    results = [analyse(Path(r), args.dataset) for r in args.runs]
-    write_text_atomic(Path(args.json), json.dumps(results, indent=1) + "\n")
+    if args.from_json:  # regenerate the page and figure from a finished analysis
+        results = json.loads(Path(args.json).read_text())
+    else:
+        results = [analyse(Path(r), args.dataset) for r in args.runs]
+        write_text_atomic(Path(args.json), json.dumps(results, indent=1) + "\n")
     lines = report(results)
     print("\n".join(lines))
     if args.figure:

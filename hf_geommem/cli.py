@@ -222,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("reproduce", help="every claim of the paper: runs, REPORT.md, figures")
     rp.add_argument("--preset", choices=["smoke", "cpu", "paper"], default="cpu",
-                    help="smoke: toy sizes (~1 min); cpu: G(300,5), 2-layer models (<= 45 min "
-                         "on one core); paper: the paper's settings (GPU)")
+                    help="smoke: toy sizes (~1 min); cpu: G(300,5), 2-layer models with "
+                         "their family recipes (one core; see --dry-run for the time); paper: "
+                         "the paper's settings (GPU)")
     rp.add_argument("--out", required=True, help="folder for REPORT.md, results.json, "
                                                  "figures/ and runs/")
     rp.add_argument("--claims", help="comma list of claims to run (default all): 1-8, "

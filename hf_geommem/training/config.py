@@ -148,10 +148,10 @@ class TrainConfig:
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1) (a fraction of max_steps), got "
                              f"{self.warmup_ratio}")
-        if self.embedding_init_std is not None and not (
-                math.isfinite(self.embedding_init_std) and self.embedding_init_std > 0):
-            raise ValueError(f"embedding_init_std must be a finite number > 0 or None, got "
-                             f"{self.embedding_init_std}")
+        for name in ("embedding_init_std", "memory_budget_gb"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0 or None, got {value}")
         if self.geometry_points is not None and self.geometry_points < 2:
             raise ValueError(f"geometry_points must be >= 2 or None, got {self.geometry_points}")
         for name in ("eval_max_test_arms", "eval_max_train_arms", "eval_max_edge_nodes",
@@ -173,10 +173,6 @@ class TrainConfig:
         if self.output_layer not in OUTPUT_LAYERS:
             raise ValueError(f"output_layer must be one of {list(OUTPUT_LAYERS)}, got "
                              f"{self.output_layer!r}")
-        if self.memory_budget_gb is not None and not (
-                math.isfinite(self.memory_budget_gb) and self.memory_budget_gb > 0):
-            raise ValueError(f"memory_budget_gb must be a finite number > 0 or None, got "
-                             f"{self.memory_budget_gb}")
 
     @property
     def family(self) -> str:

@@ -1,6 +1,6 @@
 """Named model architectures (presets) and each family's default training recipe, as plain
-data: importing this loads no torch or
-transformers, so configs and the CLI can validate preset names cheaply."""
+data: importing this loads no torch or transformers, so configs and the CLI can validate preset
+names and list recipes cheaply."""
 
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ PRESETS: dict[str, ModelPreset] = _preset_table()
 
 @dataclass(frozen=True)
 class TrainingRecipe:
-    """A model family's default optimisation settings: what :class:`~hf_geommem.training.
-    TrainConfig` uses for every field the user leaves unset (``train``, ``demo``,
-    ``reproduce`` and the Python API alike).
+    """A model family's default optimizer settings: what
+    :class:`~hf_geommem.training.TrainConfig` uses for every field the user leaves unset
+    (``train``, ``demo``, ``reproduce`` and the Python API alike).
 
     ``batch_size`` ``None`` is full batch; ``stop_after_train_exact`` ``None`` runs every
     step. ``tuned_on`` says which graphs and seeds chose the values (the robustness benchmark,

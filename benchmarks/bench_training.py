@@ -4,6 +4,7 @@ and a full-batch step at the paper's graph size (issue 17).
     OMP_NUM_THREADS=1 python benchmarks/bench_training.py [--steps 12] [--model gpt2-small]
     OMP_NUM_THREADS=1 python benchmarks/bench_training.py --full-batch-step --degree 5000 \
         --pauses 5 --steps 3 [--json out.json]
+    OMP_NUM_THREADS=1 python benchmarks/bench_training.py --output-layer-only --degree 5000
 
 ``--full-batch-step``: ``train()`` with its default settings (full batch, chunked output layer,
 4 GB memory budget, so micro-batches with gradient accumulation where the batch needs more) on
@@ -157,6 +158,31 @@ def full_batch_step(args: argparse.Namespace) -> dict:
     return out
 
 
+def output_layer_rate(args: argparse.Namespace) -> None:
+    """The chunked output layer alone (forward + backward over ``--positions`` positions and the
+    vocabulary of G(degree,5)) against torch.matmul at its three GEMM shapes, CPU time."""
+    from hf_geommem.tokenization import NUM_SPECIAL_TOKENS
+    from hf_geommem.training.output_layer import default_chunk_size, linear_cross_entropy
+
+    vocab, d, n = 4 * args.degree + 1 + NUM_SPECIAL_TOKENS, 128, args.positions
+    g = torch.Generator().manual_seed(0)
+    w = (torch.randn(vocab, d, generator=g) * 0.02).requires_grad_(True)
+    h = torch.randn(n, d, generator=g).requires_grad_(True)
+    t = torch.randint(0, vocab, (n,), generator=g)
+    times = []
+    for _ in range(3):
+        t0 = time.process_time()
+        linear_cross_entropy(h, w, t).backward()
+        times.append(time.process_time() - t0)
+    chunk = default_chunk_size(vocab)
+    rate = matmul_rate([(chunk, d, vocab), (chunk, vocab, d), (vocab, chunk, d)])
+    flops = 3 * 2 * n * d * vocab
+    print(f"chunked output layer, {n:,} positions x {vocab:,} tokens x width {d} (chunks of "
+          f"{chunk}): best of 3 {min(times):.2f} s CPU = {flops / min(times) / 1e9:.1f} GFLOP/s; "
+          f"torch.matmul at its shapes {rate / 1e9:.1f} GFLOP/s: "
+          f"{100 * flops / min(times) / rate:.0f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
@@ -166,10 +192,17 @@ def main() -> None:
     parser.add_argument("--full-batch-step", action="store_true",
                         help="measure train()'s full-batch step (peak RSS, GFLOP/s vs matmul)")
     parser.add_argument("--json", help="--full-batch-step: also write the figures here")
+    parser.add_argument("--output-layer-only", action="store_true",
+                        help="time the chunked LM head + cross-entropy alone vs torch.matmul")
+    parser.add_argument("--positions", type=int, default=8000,
+                        help="--output-layer-only: supervised positions")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.full_batch_step:
         full_batch_step(args)
+        return
+    if args.output_layer_only:
+        output_layer_rate(args)
         return
     task = hg.build_task("path_star", degree=args.degree, length=5, seed=0)
     tok = task.tokenizer

@@ -27,17 +27,18 @@ __all__ = ["PROBE_SIZES", "RUNTIME_GB", "STEP_FACTOR", "PARAM_COPIES", "GB", "Mi
 
 GB = 2**30
 PROBE_SIZES = (64, 256)
-RUNTIME_GB = 1.0
-"""Memory of the process before any activation: Python, torch, transformers, datasets, the
-task's Arrow tables and tokenized set (0.6-0.9 GB measured at the start of training on
-G(5000,5) and G(10^4,6); ``benchmarks/bench_training.py``)."""
+RUNTIME_GB = 1.25
+"""Memory of the process besides the step's saved tensors: Python, torch, transformers, datasets,
+the task's tables and tokenized set, evaluation. Measured: 0.56-0.57 GB RSS right after building
+G(1000,5) / G(2000,5); with the factor below, the default run on G(5000,5) (gpt2-small, 5
+pauses, 3 micro-batches) was estimated at 3.12 GB with 1.0 here and peaked at 3.24 GB, so 1.25."""
 PARAM_COPIES = 4
 """Parameters, their gradients and AdamW's two moments."""
-STEP_FACTOR = 1.25
-"""Peak of a step over the bytes saved for its backward pass: the backward holds one layer's
-gradient temporaries beside the saved tensors it has not freed yet. Measured 1.0 with
-gpt2-small on full batches of G(1000,5) and G(2000,5) (peak RSS minus RSS before training over
-the saved bytes); 1.25 leaves a margin."""
+STEP_FACTOR = 1.5
+"""Peak of a step over the bytes saved for its backward pass (the backward holds gradient
+temporaries beside the saved tensors it has not freed yet). Measured with gpt2-small on full
+batches (peak RSS minus RSS before training, over the saved bytes): 1.17 on G(1000,5), 1.02 on
+G(2000,5); 1.5 leaves a margin."""
 
 
 class MemoryBudgetError(ValueError):

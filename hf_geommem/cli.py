@@ -647,7 +647,10 @@ def _read_edge_file(path: str):
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"edge-list file {path!r} does not exist")
-    data = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+    try:
+        data = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+    except ValueError as exc:  # numpy's message does not name the file
+        raise ValueError(f"{path!r}: expected two integers per line ({exc})") from None
     if data.ndim != 2 or data.shape[1] != 2:
         raise ValueError(f"{path!r}: expected two integers per line, got shape {data.shape}")
     return data

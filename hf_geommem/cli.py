@@ -724,7 +724,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .plotting import plot_leaf_first_hop
     from .training import TrainConfig, finish_run, train
 
-    TrainConfig(model=args.model)  # an unknown preset fails before anything is built
+    # a bad preset or step count fails before anything is built
+    config = TrainConfig(model=args.model, seed=args.seed, **_recipe_overrides(args))
     out = Path(args.out)
     data_dir, run_dir = out / f"g{args.degree}_{args.length}", out / "model"
     t0 = time.perf_counter()
@@ -740,7 +741,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())
-    config = TrainConfig(model=args.model, seed=args.seed, **_recipe_overrides(args))
     print(f"[2/4] training {args.model} (mixed recipe) for {config.max_steps} steps -> "
           f"{run_dir}")
     result = train(task, run_dir, config, overwrite=True)

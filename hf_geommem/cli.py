@@ -797,7 +797,7 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
             print(f"  {key:32s} {fmt(v)}")
 
     if args.pack:
-        from .probing import get_pack, load_model
+        from .probing import check_entities_known, get_pack, load_model
 
         if args.test == "ablate":
             raise ValueError("--pack runs the stand-in test only: got --test ablate, expected "
@@ -807,8 +807,9 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         if template is None:
             raise ValueError(f"pack {pack.name!r} has no default checkable prompt: pass "
                              f"--template")
-        out = check_output_path(args.out or "outputs/intervene", "--out")
+        out = check_output_path("outputs/intervene" if args.out is None else args.out, "--out")
         model, tok, _ = load_model(args.run_dir, args.gguf_file)
+        check_entities_known(tok, pack.entities)
         res = iv.pack_stand_in_test(model, tok, pack, template, args.layer, n_null=args.null,
                                     seed=args.seed)
         print(f"stand-in test, pack {pack.name!r}, prompt {template!r}, layer {args.layer}:")
@@ -829,7 +830,7 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
     run = Path(args.run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
-    out = check_output_path(args.out or run / "interventions", "--out")
+    out = check_output_path(run / "interventions" if args.out is None else args.out, "--out")
     task = run_task(run, args.dataset)  # the run's own task: checked against its fingerprint
     model = load_run_model(run)
     if args.test == "stand-in":

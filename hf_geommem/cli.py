@@ -578,7 +578,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     run = Path(args.run_dir)
     if not run.is_dir():
-        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
+        raise FileNotFoundError(f"run folder {str(run)!r} " + (
+            "is a file, not a folder" if run.exists() else "does not exist"))
     if not any((run / f).is_file() for f in (METRICS_FILE, "geometry.jsonl", "config.json")):
         raise ValueError(f"{str(run)!r} is not a training run folder (no {METRICS_FILE}, "
                          f"geometry.jsonl or config.json): pass the --out of hf-geommem train")
@@ -829,7 +830,8 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
 
     run = Path(args.run_dir)
     if not run.is_dir():
-        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
+        raise FileNotFoundError(f"run folder {str(run)!r} " + (
+            "is a file, not a folder" if run.exists() else "does not exist"))
     out = check_output_path(run / "interventions" if args.out is None else args.out, "--out")
     task = run_task(run, args.dataset)  # the run's own task: checked against its fingerprint
     model = load_run_model(run)

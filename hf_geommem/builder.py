@@ -343,6 +343,9 @@ def _read_card_meta(source: str, revision: str | None, token: str | None) -> tup
         readme = Path(source) / "README.md"
         if not readme.is_file():
             raise FileNotFoundError(f"{source!r} has no README.md: not an hf_geommem task folder")
+    elif Path(source).exists():
+        raise NotADirectoryError(f"dataset {source!r} is a file, not a task folder (hf-geommem "
+                                 f"build --out)")
     elif looks_like_local_path(source):
         raise FileNotFoundError(f"dataset folder {source!r} not found")
     else:

@@ -582,7 +582,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     run = Path(args.run_dir)
     if not run.is_dir():
-        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
+        raise FileNotFoundError(f"run folder {str(run)!r} " + (
+            "is a file, not a folder" if run.exists() else "does not exist"))
     if not any((run / f).is_file() for f in (METRICS_FILE, "geometry.jsonl", "config.json")):
         raise ValueError(f"{str(run)!r} is not a training run folder (no {METRICS_FILE}, "
                          f"geometry.jsonl or config.json): pass the --out of hf-geommem train")
@@ -651,7 +652,10 @@ def _read_edge_file(path: str):
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"edge-list file {path!r} does not exist")
-    data = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+    try:
+        data = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+    except ValueError as exc:  # numpy's message does not name the file
+        raise ValueError(f"{path!r}: expected two integers per line ({exc})") from None
     if data.ndim != 2 or data.shape[1] != 2:
         raise ValueError(f"{path!r}: expected two integers per line, got shape {data.shape}")
     return data
@@ -725,7 +729,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .plotting import plot_leaf_first_hop
     from .training import TrainConfig, finish_run, train
 
-    TrainConfig(model=args.model)  # an unknown preset fails before anything is built
+    # a bad preset or step count fails before anything is built
+    config = TrainConfig(model=args.model, seed=args.seed, **_recipe_overrides(args))
     out = Path(args.out)
     data_dir, run_dir = out / f"g{args.degree}_{args.length}", out / "model"
     t0 = time.perf_counter()
@@ -741,7 +746,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())
-    config = TrainConfig(model=args.model, seed=args.seed, **_recipe_overrides(args))
     print(f"[2/4] training {args.model} (mixed recipe) for {config.max_steps} steps -> "
           f"{run_dir}")
     result = train(task, run_dir, config, overwrite=True)
@@ -798,7 +802,7 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
             print(f"  {key:32s} {fmt(v)}")
 
     if args.pack:
-        from .probing import get_pack, load_model
+        from .probing import check_entities_known, get_pack, load_model
 
         if args.test == "ablate":
             raise ValueError("--pack runs the stand-in test only: got --test ablate, expected "
@@ -808,8 +812,9 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         if template is None:
             raise ValueError(f"pack {pack.name!r} has no default checkable prompt: pass "
                              f"--template")
-        out = check_output_path(args.out or "outputs/intervene", "--out")
+        out = check_output_path("outputs/intervene" if args.out is None else args.out, "--out")
         model, tok, _ = load_model(args.run_dir, args.gguf_file)
+        check_entities_known(tok, pack.entities)
         res = iv.pack_stand_in_test(model, tok, pack, template, args.layer, n_null=args.null,
                                     seed=args.seed)
         print(f"stand-in test, pack {pack.name!r}, prompt {template!r}, layer {args.layer}:")
@@ -829,8 +834,9 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
 
     run = Path(args.run_dir)
     if not run.is_dir():
-        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
-    out = check_output_path(args.out or run / "interventions", "--out")
+        raise FileNotFoundError(f"run folder {str(run)!r} " + (
+            "is a file, not a folder" if run.exists() else "does not exist"))
+    out = check_output_path(run / "interventions" if args.out is None else args.out, "--out")
     task = run_task(run, args.dataset)  # the run's own task: checked against its fingerprint
     model = load_run_model(run)
     if args.test == "stand-in":

@@ -224,6 +224,20 @@ def entity_token_positions(offsets: Sequence[tuple[int, int]], start: int, end: 
     return [after[0]]
 
 
+def check_entities_known(tokenizer: Any, entities: Sequence[str]) -> None:
+    """Refuse entities that tokenize to the unknown token: they would all share one vector
+    (scores would only say "constant across nodes", answers could not be told apart)."""
+    unk = tokenizer.unk_token_id
+    if unk is None:
+        return
+    for e in entities:
+        if unk in tokenizer(e, add_special_tokens=False)["input_ids"]:
+            raise ValueError(f"entity {e!r} tokenizes to the unknown token "
+                             f"{tokenizer.unk_token!r} with this model's tokenizer: the pack's "
+                             f"words are not in its vocabulary (a model trained on a graph task "
+                             f"knows node ids only); use a pretrained model")
+
+
 @torch.no_grad()
 def extract_representations(model: Any, tokenizer: Any, entities: Sequence[str],
                             templates: Sequence[str], position: str = "last",
@@ -244,6 +258,7 @@ def extract_representations(model: Any, tokenizer: Any, entities: Sequence[str],
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
         (tokenizer.eos_token_id or 0)
+    check_entities_known(tokenizer, entities)
     jobs = []  # (entity index, text, token positions)
     for t in templates:
         start = t.index("{}")
@@ -252,15 +267,6 @@ def extract_representations(model: Any, tokenizer: Any, entities: Sequence[str],
             enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
             pos = entity_token_positions(enc["offset_mapping"], start, start + len(e), position,
                                          text)
-            own = entity_token_positions(enc["offset_mapping"], start, start + len(e), "mean",
-                                         text)
-            if tokenizer.unk_token_id is not None and \
-                    tokenizer.unk_token_id in [enc["input_ids"][j] for j in own]:
-                # every such entity would get the same vector: scores would say "constant"
-                raise ValueError(f"entity {e!r} tokenizes to the unknown token "
-                                 f"{tokenizer.unk_token!r} with this model's tokenizer: the "
-                                 f"pack's words are not in its vocabulary (a model trained on a "
-                                 f"graph task knows node ids only); use a pretrained model")
             jobs.append((i, enc["input_ids"], pos))
     sums, counts = None, np.zeros(len(entities))
     was_training = model.training
@@ -379,7 +385,7 @@ def load_model(model: str, gguf_file: str | None = None, dtype: torch.dtype = to
 
     GGUF weights are dequantized on load (``transformers`` + ``gguf``); the precision note
     records that."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     import hf_geommem.modeling  # noqa: F401  (registers the linear network with the Auto classes)
 
@@ -396,7 +402,13 @@ def load_model(model: str, gguf_file: str | None = None, dtype: torch.dtype = to
     if gguf_file is not None:
         kwargs["gguf_file"] = gguf_file
         precision = f"GGUF {gguf_file} dequantized to {precision}"
-    tok = AutoTokenizer.from_pretrained(model, **kwargs)
-    mdl = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, **kwargs)
+    from .modeling import load_causal_lm
+
+    try:
+        tok = AutoTokenizer.from_pretrained(model, **kwargs)
+    except (OSError, ValueError) as exc:  # a missing GGUF file, a folder without a tokenizer
+        raise ValueError(f"cannot load the tokenizer of {model!r}: "
+                         f"{str(exc).strip().splitlines()[0]}") from None
+    mdl = load_causal_lm(model, dtype=dtype, **kwargs)
     mdl.eval()
     return mdl, tok, precision

@@ -481,7 +481,11 @@ def read_metrics(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(output_dir) / METRICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} does not exist: not a training run folder")
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    try:
+        return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{str(path)!r} has a line that is not valid JSON ({exc.msg}): the file "
+                         f"is truncated or damaged; restore it or rerun the training") from None
 
 
 def push_run(run_dir: str | os.PathLike, repo_id: str, private: bool = False,

@@ -220,10 +220,9 @@ def write_table(results: Path, json_out: Path, md_out: Path, done: Path | None =
                    "n/a" if r["peak_rss_gb"] is None else f"{r['peak_rss_gb']:.2f}",
                    "yes" if r["final_exact"] >= TARGET else "**no**") for r in done_rows])
                if done_rows else ["Not run."]), "",
-             "Code: the commit named in each row's `code` field, or, for rows without one, "
-             "b5b35e0 (a frozen checkout, so that merges during the runs could not change "
-             "them; it predates the chunked output layer, which gives the same loss to float "
-             "tolerance).", "",
+             "Code: a frozen checkout of commit b5b35e0 (so that merges during the runs could "
+             "not change them; it predates the chunked output layer, which gives the same loss "
+             "to float tolerance).", "",
              "Environment: " + "; ".join(sorted(envs)) + ". Wall times are of the train "
              "command (evaluation included); other jobs shared the 2-core machine during "
              "these runs, so they are upper bounds."]

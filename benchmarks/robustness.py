@@ -206,8 +206,8 @@ def write_table(results: Path, json_out: Path, md_out: Path, done: Path | None =
              "final step, never a peak; every run is listed.", "",
              "Recipes used:", "", *(f"- {f}: {d}" for f, d in recipes.items()), "",
              *table(rows), "",
-             "Grid cells not run (the CPU time of this session ran out): "
-             + ("; ".join(missing) if missing else "none") + ".", "",
+             ("Grid cells not run: " + "; ".join(missing) + "." if missing
+              else "Every grid cell ran."), "",
              "## Done when: G(800,5), seed 2026, no flag but --dataset, --model and --out", "",
              "`hf-geommem build path-star --degree 800 --length 5 --seed 2026 --out D`, then "
              "`hf-geommem train --dataset D --model M --out R` (the train seed is the default "

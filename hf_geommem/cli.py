@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .presets import RECIPE_FIELDS
+
 __all__ = ["main", "build_parser"]
 
 # family -> (graph builder parameters as (flag, type, default, help))
@@ -276,12 +278,9 @@ def _batch_size(text: str) -> int | None:
     return value
 
 
-# flags whose default is the model family's recipe (`hf-geommem models` lists them)
-_RECIPE_FLAGS = {"learning_rate": "lr", "weight_decay": "weight_decay",
-                 "warmup_ratio": "warmup_ratio", "lr_scheduler": "lr_scheduler",
-                 "max_steps": "max_steps", "batch_size": "batch_size",
-                 "eval_steps": "eval_steps", "stop_after_train_exact": "stop_after_train_exact",
-                 "path_repeats": "path_repeats"}
+# flags whose default is the model family's recipe (`hf-geommem models` lists them): each
+# recipe field's flag is its name, but for --lr
+_RECIPE_FLAGS = {field: "lr" if field == "learning_rate" else field for field in RECIPE_FIELDS}
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:

@@ -31,9 +31,8 @@ class _FromRecipe:
 
 
 FROM_RECIPE: Any = _FromRecipe()
-"""Default of the recipe fields of :class:`TrainConfig` (``learning_rate``, ``weight_decay``,
-``batch_size``, ``lr_scheduler``, ``warmup_ratio``, ``max_steps``, ``eval_steps``,
-``stop_after_train_exact``): "use the family recipe"."""
+"""Default of the recipe fields of :class:`TrainConfig`
+(:data:`hf_geommem.presets.RECIPE_FIELDS`): "use the family recipe"."""
 
 
 RUN_FILE = "geommem_run.json"
@@ -63,10 +62,10 @@ class TrainConfig:
         batch_size: examples per device and step; ``None`` is full batch (the whole train set).
         eval_steps: evaluate every this many steps (and at step 0 and the last step).
 
-        The eight fields above, ``stop_after_train_exact`` and ``path_repeats`` default to the
-        model family's
-        recipe (:data:`hf_geommem.presets.RECIPES`, e.g. ``TrainConfig(model="llama-small")``
-        gets Llama's): a value you pass wins. ``recipe_defaults`` (not a field) names the
+        The fields of :data:`hf_geommem.presets.RECIPE_FIELDS` (the seven above,
+        ``stop_after_train_exact`` and ``path_repeats``) default to the model family's recipe
+        (:data:`hf_geommem.presets.RECIPES`, e.g. ``TrainConfig(model="llama-small")`` gets
+        Llama's): a value you pass wins. ``recipe_defaults`` (not a field) names the
         fields that came from the recipe. ``dataclasses.replace`` keeps resolved values, so
         build a new config to switch families.
         eval_batch_size: prompts per ``generate`` call.
@@ -189,8 +188,8 @@ class TrainConfig:
 
     def describe_recipe(self) -> str:
         """One line for the start of a run: the family recipe and what overrides it."""
-        summary = self.recipe_summary()
-        over = ", ".join(f"{n}={v!r}" for n, v in summary["overridden"].items())
+        over = ", ".join(f"{n}={getattr(self, n)!r}" for n in RECIPE_FIELDS
+                         if n not in self.recipe_defaults)
         return (f"{self.family} recipe: {recipe_for(self.model).describe()}"
                 + (f"; overridden: {over}" if over else ""))
 

@@ -102,3 +102,34 @@ def test_path_repeats_reweight_paths_against_edges(tmp_path):
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="path_repeats must be an integer >= 1"):
             TrainConfig(path_repeats=bad)
+
+
+@pytest.mark.parametrize("preset", ["gpt2-tiny", "llama-tiny", "mamba-tiny"])
+def test_weight_decay_spares_norms_biases_and_state_space_parameters(preset):
+    # transformers' name patterns miss Mamba's final norm (norm_f), A_log and D: under the
+    # recipes' weight decay 1.0 they shrank towards 0; the optimizer must not decay them
+    import torch
+    from transformers import TrainingArguments
+
+    from hf_geommem.modeling import build_model
+    from hf_geommem.training.trainer import GraphTrainer
+
+    model = build_model(preset, 40)
+    args = TrainingArguments(output_dir="unused", weight_decay=1.0, report_to=[],
+                             use_cpu=True)
+    trainer = GraphTrainer(model=model, args=args)
+    optimizer = trainer.create_optimizer()
+    decay = {id(p) for g in optimizer.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    names = {n: id(p) in decay for n, p in model.named_parameters()}
+    norm_or_bias = [n for n, m in model.named_modules() if type(m).__name__.endswith("Norm")]
+    for name, decayed in names.items():
+        module = name.rsplit(".", 1)[0]
+        spared = (name.endswith("bias") or module in norm_or_bias
+                  or name.rsplit(".", 1)[-1] in ("A_log", "D"))
+        assert decayed != spared, name
+    # the projection and embedding weights still decay (the recipe's regularizer)
+    assert any(decayed for n, decayed in names.items() if "emb" in n or "wte" in n)
+    if preset.startswith("mamba"):
+        assert not names["backbone.norm_f.weight"] and not any(
+            decayed for n, decayed in names.items() if n.endswith(("A_log", ".D")))
+    assert isinstance(optimizer, torch.optim.Optimizer)

@@ -12,7 +12,11 @@ from .config import OUTPUT_LAYERS
 from .output_layer import linear_cross_entropy
 
 __all__ = ["answer_head_loss", "batch_loss", "head_loss", "supervised_hidden_states",
-           "NonFiniteLossError", "GraphTrainer"]
+           "no_decay_parameter_names", "NonFiniteLossError", "GraphTrainer"]
+
+# state-space parameters that the reference Mamba implementation marks ``_no_weight_decay``:
+# decaying A_log pulls every channel's timescale to the same value, decaying D removes the skip
+_SSM_NO_DECAY = ("A_log", "D")
 
 
 def _check_output_layer(output_layer: str) -> None:
@@ -101,6 +105,26 @@ def batch_loss(model: Any, inputs: dict[str, torch.Tensor], num_items: torch.Ten
                      num_items, output_layer)
 
 
+def no_decay_parameter_names(model: torch.nn.Module) -> set[str]:
+    """Names of the parameters that weight decay must leave alone: every bias, every weight of
+    a normalization layer (any module whose class name ends in ``Norm``, e.g. GPT-2's
+    ``LayerNorm``, Llama's ``LlamaRMSNorm``, Mamba's ``MambaRMSNorm`` incl. its final
+    ``norm_f``), Mamba's ``A_log`` and ``D``, and any parameter flagged ``_no_weight_decay``.
+
+    transformers' ``Trainer`` excludes biases and norms by *name* pattern, which misses Mamba's
+    ``norm_f`` and its state-space parameters: under weight decay 1.0 those shrink towards 0
+    during training (the final norm's gain, and every channel's decay rate A = -exp(A_log)
+    towards the same -1)."""
+    names = set()
+    for module_name, module in model.named_modules():
+        is_norm = type(module).__name__.endswith("Norm")
+        for name, param in module.named_parameters(recurse=False):
+            if (is_norm or name == "bias" or name in _SSM_NO_DECAY
+                    or getattr(param, "_no_weight_decay", False)):
+                names.add(f"{module_name}.{name}" if module_name else name)
+    return names
+
+
 class NonFiniteLossError(ValueError):
     """The training loss became NaN or infinite (e.g. a learning rate far too large)."""
 
@@ -127,6 +151,12 @@ class GraphTrainer(Trainer):
         for cb in self.callback_handler.callbacks:  # our callbacks log through the Trainer
             if hasattr(cb, "attach"):
                 cb.attach(self)
+
+    def get_decay_parameter_names(self, model: torch.nn.Module) -> list[str]:
+        """Trainer's decayed parameters less :func:`no_decay_parameter_names` (for GPT-2 and
+        Llama the same list; for Mamba without ``norm_f``, ``A_log`` and ``D``)."""
+        keep = no_decay_parameter_names(model)
+        return [n for n in super().get_decay_parameter_names(model) if n not in keep]
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]

@@ -132,7 +132,7 @@ def spectral_energy_fraction(X: Any, graph: Any, k: int = 10, n_null: int = 100,
 
 
 def spectral_profile(X: Any, graph: Any, k: int | None = None, top_groups: int = 2,
-                     n_null: int = 100, seed: int = 0) -> Score:
+                     n_null: int = 100, seed: int = 0, self_loops: bool = False) -> Score:
     """The paper's spectral profile: ``p_i = ||X^T e_i||`` over the eigenvectors ``e_i`` of
     ``-L``, ``L = (I - D^-1 A) + (I - D^-1 A)^T``, sorted by eigenvalue of ``-L`` (descending),
     the trivial top one dropped, degenerate eigenvalues grouped (``p_group`` = norm of the
@@ -141,16 +141,25 @@ def spectral_profile(X: Any, graph: Any, k: int | None = None, top_groups: int =
     The score is the share of ``sum p^2`` (over all non-trivial directions) that falls in the
     ``top_groups`` top eigenspaces: geometric embeddings put their mass there.
 
+    ``self_loops=True`` builds ``L`` with one self-loop per node (``A + I``, ``D + I``), as the
+    authors' self-edge notebooks do.
+
+    The authors' bars (one per eigenvector, eigenvalues of ``P + P^T`` divided by the largest,
+    ties sorted by projection) are :func:`hf_geommem.spectral.authors_spectrum`; their
+    per-eigenspace norms (``group_norms``) equal ``details["projection_norms"]`` here.
+
     Returns:
         :class:`Score`; ``details`` has ``spectrum`` (eigenvalues of -L per group, normalized
-        by the largest magnitude), ``profile`` (normalized p per group), ``group_sizes``.
+        by the largest magnitude), ``profile`` (normalized p per group), ``projection_norms``
+        (p per group, unnormalized: ``||X^T E_g||_F`` for the group's eigenvectors ``E_g``),
+        ``group_sizes``.
     """
     top_groups = _check_int("top_groups", top_groups)
     if k is not None:
         k = _check_int("k", k, 2)
     X, g = _inputs(X, graph)
     n = g.num_nodes
-    lap = paper_laplacian(g)
+    lap = paper_laplacian(g, self_loops=self_loops)
     basis = smallest_eigenvectors(lap) if n <= DENSE_LIMIT else \
         smallest_eigenvectors(lap, k=k or 8, psd=False)
     if k is not None and basis.complete:
@@ -173,6 +182,7 @@ def spectral_profile(X: Any, graph: Any, k: int | None = None, top_groups: int =
     scale = np.abs(spectrum).max() or 1.0
     details = {"spectrum": spectrum / scale, "eigenvalues_neg_L": spectrum,
                "profile": np.sqrt(p2) / max(np.sqrt(p2).max(), 1e-300),
+               "projection_norms": np.sqrt(p2),
                "group_sizes": sizes, "complete": basis.complete}
 
     sq_total = float((X ** 2).sum())

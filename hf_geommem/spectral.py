@@ -7,6 +7,9 @@ Two Laplacians appear in the paper (science.md sections 6-7):
 * the combinatorial ``L = D - A`` of the standard smoothness scores (Dirichlet energy,
   spectral energy fraction): :func:`combinatorial_laplacian`.
 
+:func:`authors_spectrum` gives the authors' spectral-bias bars (one per eigenvector of ``P + P^T``,
+their normalization and tie order) for comparing with the paper's figures.
+
 Eigenvalues come grouped: degenerate eigenvalues (path-stars have (d-1)-fold ones, cycles 2-fold)
 form one group, since a basis inside an eigenspace is arbitrary.
 """

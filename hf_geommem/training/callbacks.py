@@ -1,10 +1,11 @@
-"""Trainer callbacks: the periodic task evaluation (with the train-only stopping rule) and
-the run fingerprint written into every checkpoint."""
+"""Trainer callbacks: the periodic task evaluation (with the train-only stopping rule), the
+run fingerprint written into every checkpoint, and a step timer (``reproduce --dry-run``)."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from .config import METRICS_FILE, RUN_FILE, TrainConfig
 from .data import AnswerOnlyCollator, column
 from .decoding import evaluate_edges, evaluate_paths
 
-__all__ = ["LoggingCallback", "GraphEvalCallback"]
+__all__ = ["LoggingCallback", "GraphEvalCallback", "StepTimerCallback"]
 
 
 class LoggingCallback(TrainerCallback):
@@ -166,3 +167,17 @@ def _chance(task: TaskData) -> float | None:
         return 1.0 / float(task.graph.degrees[task.graph.root])
     ic = task.metadata.get("in_context")
     return 1.0 / ic["degree"] if ic else None
+
+
+class StepTimerCallback(TrainerCallback):
+    """Wall seconds of every optimizer step, in ``times``."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self._t0 = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._t0 = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter() - self._t0)

@@ -7,7 +7,6 @@ import atexit
 import functools
 import hashlib
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +22,8 @@ from ..machine import cpu_environment
 from ..modeling import PRESETS, build_model, load_causal_lm
 from .callbacks import GraphEvalCallback, _RunFileCallback
 from .config import METRICS_FILE, RUN_FILE, TrainConfig
-from .data import AnswerOnlyCollator, column, tokenize_config
+from .data import (AnswerOnlyCollator, batch_per_device, column, tokenize_config,
+                   training_parts)
 from .decoding import evaluate_edges
 from .memory import MicroBatchPlan, peak_rss_gb, plan_micro_batches, step_cost
 from .trainer import GraphTrainer, NonFiniteLossError, batch_loss
@@ -160,12 +160,9 @@ def train(
 
     # tokenized train set
     parts = []
-    if config.recipe in ("mixed", "staged", "edges") and "edges" in task:
-        parts.append(tokenize_config(task["edges"]["train"], tok, kind="edges"))
-    if config.recipe in ("mixed", "staged") or "edges" not in task:
-        paths = tokenize_config(task["paths"]["train"], tok, config.path_loss, "paths")
-        # repeats only re-weight paths against edges: an in-context task has no edges
-        parts += [paths] * (config.path_repeats if "edges" in task else 1)
+    for name, copies in training_parts(task, config):
+        loss = config.path_loss if name == "paths" else "dataset"
+        parts += [tokenize_config(task[name]["train"], tok, loss, name)] * copies
     train_ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     max_len = max(len(x) for x in column(train_ds, "input_ids"))
     if "paths" in task:  # held-out prompts are decoded to their full target length
@@ -233,7 +230,7 @@ def train(
     # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
     training_args.setdefault("use_cpu", not torch.cuda.is_available())
     training_args.setdefault("report_to", "none")  # e.g. "tensorboard", "wandb" (--report-to)
-    batch = config.batch_size or math.ceil(len(train_ds) / world)
+    batch = batch_per_device(config.batch_size, len(train_ds), world)
     collator = AnswerOnlyCollator(tok.pad_token_id)
     accumulation = training_args.pop("gradient_accumulation_steps", 1)
     plan = _memory_plan(model, train_ds, collator, config, batch, world,

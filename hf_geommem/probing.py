@@ -31,6 +31,8 @@ from .lazy import lazy_getattr
 
 __all__ = [
     "ProbePack",
+    "ProbeResult",
+    "probe_checkpoint",
     "BUILTIN_PACKS",
     "get_pack",
     "Representations",
@@ -367,6 +369,38 @@ def layer_verdicts(rows: Sequence[dict[str, Score]]) -> dict[str, Any]:
     return {"layers": layers, "num_layers": len(rows), "alpha": ALPHA,
             "geometric": sum(v == "geometric" for v in verdicts),
             "geometric_holm": sum(layer["geometric_holm"] for layer in layers)}
+
+
+@dataclass
+class ProbeResult:
+    """What :func:`probe_checkpoint` returns: the per-layer scores and their verdicts."""
+
+    model: str
+    pack: ProbePack
+    precision: str
+    model_dtype: str
+    position: str
+    n_null: int
+    rows: list[dict[str, Score]]
+    verdicts: dict[str, Any]
+
+
+def probe_checkpoint(model: str, pack: str | ProbePack, position: str = "last",
+                     n_null: int = 1000, seed: int = 0, standardize: bool = True,
+                     n_components: int | None = None, batch_size: int = 16,
+                     gguf_file: str | None = None) -> ProbeResult:
+    """Probe a checkpoint: load ``model`` (:func:`load_model`), take the hidden states of the
+    pack's entities at ``position`` (:func:`extract_representations`), score every layer
+    (:func:`probe`) and give the verdicts (:func:`layer_verdicts`). ``hf-geommem probe`` and
+    the reproduction's probe run both call this."""
+    pack = get_pack(pack) if isinstance(pack, str) else pack
+    mdl, tok, precision = load_model(model, gguf_file)
+    reps = extract_representations(mdl, tok, pack.entities, pack.templates, position,
+                                   batch_size, precision)
+    rows = probe(reps, pack, n_null=n_null, seed=seed, standardize=standardize,
+                 n_components=n_components)
+    return ProbeResult(model, pack, precision, reps.model_dtype, position, n_null, rows,
+                       layer_verdicts(rows))
 
 
 # ---------------------------------------------------------------------- models

@@ -95,8 +95,7 @@ def train_run(spec: RunSpec, run_dir: Path, data_root: Path, progress: bool,
 
 def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
                    progress: bool) -> dict[str, Any]:
-    from ..geometry import geometry_summary, read_geometry, trained_geometry
-    from ..training import finish_run
+    from ..geometry import geometry_summary, read_geometry, score_trained_run
 
     task, res, resume, seconds = train_run(spec, run_dir, data_root, progress)
     final = res.final
@@ -116,7 +115,8 @@ def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
     }
     if task.graph is not None and task.graph.arms is not None:
         arms = "all" if spec.config.get("recipe") == "edges" else "held-out"
-        geo = trained_geometry(res.model, task, arms=arms, n_null=n_null, seed=spec.seed)
+        geo = score_trained_run(res, task, f"G({spec.data['degree']},{spec.data['length']})",
+                                n_null=n_null, seed=spec.seed, arms=arms)
         out["geometry"] = geometry_summary(geo)
         out["geometry_arms"] = arms
         if spec.name in USE_RUNS:
@@ -132,8 +132,6 @@ def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
                                    "navigation_accuracy", "spectral_top_mass",
                                    "topk_edge_recovery") if k in r}
                 for r in read_geometry(run_dir)]
-        finish_run(res, task, f"G({spec.data['degree']},{spec.data['length']})",
-                   geometry=out["geometry"])
     out["train_seconds"] = seconds
     return out
 
@@ -169,19 +167,16 @@ def _execute_knobs(spec: RunSpec) -> dict[str, Any]:
 
 
 def _execute_probe(spec: RunSpec) -> dict[str, Any]:
-    from ..probing import extract_representations, get_pack, layer_verdicts, load_model, probe
+    from ..probing import probe_checkpoint
 
-    pack = get_pack(spec.config["pack"])
-    model, tok, precision = load_model(spec.config["model"])
-    reps = extract_representations(model, tok, pack.entities, pack.templates, "last", 16,
-                                   precision)
-    rows = probe(reps, pack, n_null=spec.config["n_null"], seed=spec.seed)
-    lv = layer_verdicts(rows)
+    res = probe_checkpoint(spec.config["model"], spec.config["pack"], "last",
+                           n_null=spec.config["n_null"], seed=spec.seed)
+    lv = res.verdicts
     layers = []
-    for i, (row, v) in enumerate(zip(rows, lv["layers"])):
+    for i, (row, v) in enumerate(zip(res.rows, lv["layers"])):
         layers.append({"layer": i, **{n: {**s.as_dict(), "significant": s.significant}
                                       for n, s in row.items()}, **v})
-    return {"model": spec.config["model"], "pack": pack.name, "precision": precision,
+    return {"model": spec.config["model"], "pack": res.pack.name, "precision": res.precision,
             "layers": layers, "geometric": lv["geometric"],
             "geometric_holm": lv["geometric_holm"]}
 

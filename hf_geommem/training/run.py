@@ -21,10 +21,11 @@ from ..files import share_files
 from ..machine import cpu_environment
 from ..modeling import PRESETS, build_model, load_causal_lm
 from .callbacks import GraphEvalCallback, _RunFileCallback
-from .config import METRICS_FILE, RUN_FILE, TrainConfig
+from .config import GEOMETRY_FILE, METRICS_FILE, RUN_FILE, TrainConfig
 from .data import (AnswerOnlyCollator, batch_per_device, column, tokenize_config,
                    training_parts)
 from .decoding import evaluate_edges
+from .run_folder import RUN_ENV_FILE
 from .memory import MicroBatchPlan, peak_rss_gb, plan_micro_batches, step_cost
 from .trainer import GraphTrainer, NonFiniteLossError, batch_loss
 
@@ -278,15 +279,16 @@ def train(
             "world_size": args.world_size, "device": str(args.device), "dataset": source,
             "torch": torch.__version__, "num_threads": torch.get_num_threads(),
             **cpu_environment(), "memory_plan": plan.as_dict()}
-        write_text_atomic(Path(output_dir) / "run_env.json", json.dumps(run_env, indent=2))
+        write_text_atomic(Path(output_dir) / RUN_ENV_FILE, json.dumps(run_env, indent=2))
     callback = GraphEvalCallback(task, config, tok, collator, output_dir)
     extra_callbacks = list(callbacks or [])
     callbacks = [callback, _RunFileCallback(run)]
     if config.geometry_points and task.graph is not None:
-        from ..geometry import GeometryCallback, GeometryRecorder, record_schedule
+        from .callbacks import GeometryCallback
+        from .recording import GeometryRecorder, record_schedule
 
         if not resume:
-            (Path(output_dir) / "geometry.jsonl").unlink(missing_ok=True)
+            (Path(output_dir) / GEOMETRY_FILE).unlink(missing_ok=True)
         recorder = GeometryRecorder(task.graph, output_dir,
                                     record_schedule(config.max_steps, config.geometry_points))
         edges = task["edges"]["train"] if "edges" in task else None
@@ -326,7 +328,7 @@ def train(
     peak = peak_rss_gb()
     if args.process_index == 0:
         run_env["peak_rss_gb"] = round(peak, 3)
-        write_text_atomic(Path(output_dir) / "run_env.json", json.dumps(run_env, indent=2))
+        write_text_atomic(Path(output_dir) / RUN_ENV_FILE, json.dumps(run_env, indent=2))
     if progress:
         print(f"peak memory of this process (RSS): {peak:.2f} GB")
     return TrainResult(output_dir=output_dir, final=final, history=history,

@@ -4,7 +4,7 @@ time and peak RSS per stage (issue 17).
     OMP_NUM_THREADS=1 python benchmarks/bench_paper_stages.py --json docs/paper_stages.json
     python scripts/bench_tables.py docs/paper_stages.json    # -> docs/paper_stages.md
 
-Stages, with the preset's own settings (``hf_geommem.reproduce.PRESETS["paper"]``) except the
+Stages, with the preset's own settings (``hf_geommem.reproduce.REPRODUCTION_PRESETS["paper"]``) except the
 number of steps: build (the preset's G(5000,5), the dry-run plan's G(10^4,6), the in-context set
 of 200,000 graphs, through reproduce's own dataset builder); tokenize and collate (the whole
 training set of each); 2 training steps of each trained family (gpt2-mid and mamba-mid on
@@ -50,7 +50,7 @@ def main() -> None:
     from hf_geommem.training import (AnswerOnlyCollator, TrainConfig, evaluate_paths,
                                      tokenize_config, train)
 
-    paper = R.PRESETS["paper"]
+    paper = R.REPRODUCTION_PRESETS["paper"]
     out = {"torch": torch.__version__, "num_threads": torch.get_num_threads(),
            "target_gb": TARGET_GB, "stages": []}
     state: dict = {}
@@ -70,14 +70,14 @@ def main() -> None:
         print(json.dumps(out["stages"][-1]), flush=True)
         write_text_atomic(args.json, json.dumps(out, indent=1))
 
-    g5 = R._train("gpt2", paper.graph, 0, **paper.models["gpt2"])
+    g5 = R.train_spec("gpt2", paper.graph, 0, **paper.models["gpt2"])
     g6 = R.PAPER_EXTRA[0]
-    ic = R._train("in_context", paper.in_context["data"], 0, **paper.in_context["config"])
+    ic = R.train_spec("in_context", paper.in_context["data"], 0, **paper.in_context["config"])
     with tempfile.TemporaryDirectory() as tmp:
         data, runs = Path(tmp) / "data", Path(tmp) / "runs"
 
         def build(spec, key):
-            return lambda: state.__setitem__(key, R._task_for(spec, data))
+            return lambda: state.__setitem__(key, R.task_for(spec, data))
 
         stage("build G(5000,5)", "path-star, 5 pauses, 20,001 nodes", build(g5, "t5"))
         stage("build G(10^4,6)", "path-star, 6 pauses, 50,001 nodes", build(g6, "t6"))
@@ -111,7 +111,7 @@ def main() -> None:
 
         stage("train gpt2-mid", f"{args.steps} steps, batch 1024, G(5000,5)",
               train_steps(g5, "t5", "gpt2", keep="gpt2"))
-        mb = R._train("mamba", paper.graph, 0, **paper.models["mamba"])
+        mb = R.train_spec("mamba", paper.graph, 0, **paper.models["mamba"])
         stage("train mamba-mid", f"{args.steps} steps, batch 1024, G(5000,5)",
               train_steps(mb, "t5", "mamba"))
         stage("train in-context", f"{args.steps} steps, batch 256, gpt2-mid",

@@ -1,150 +1,29 @@
-"""Geometry over training: record node embeddings and geometry metrics at a schedule of steps.
-
-:class:`GeometryRecorder` is the shared hook: give it ``(step, node embeddings)`` (and optionally
-the model's top-k edge recovery) and it appends a row to ``<out>/geometry.jsonl`` and saves the
-embeddings as ``<out>/geometry/step_<step>.npy``. :class:`GeometryCallback` plugs it into
-``transformers.Trainer``; :func:`hf_geommem.node2vec.train_node2vec` takes it as ``callback``.
-The rows hold: geometric level, Dirichlet energy and spectral-profile top mass (with null z),
-top-k edge recovery (model logits or embedding dot products) and, on path-stars, navigation
-accuracy: the "associative vs geometric memorization" curves of any run.
-"""
+"""The geometry of a trained model's node representations (:func:`trained_geometry`, its
+summary for cards and results :func:`geometry_summary`) and a training run scored with it
+(:func:`score_trained_run`). Geometry *over* training is recorded by
+:mod:`hf_geommem.training.recording` and :class:`~hf_geommem.training.callbacks.GeometryCallback`
+(importable from here too, as before)."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .graphs import Graph
-from .training.callbacks import LoggingCallback
-from .metrics import (dirichlet_energy, geometric_level, leaf_first_hop, memory_verdict,
-                      path_distance_matrix, spectral_profile, topk_edge_recovery,
-                      verdict_scores)
+from .metrics import leaf_first_hop, memory_verdict, path_distance_matrix, verdict_scores
+from .training.config import GEOMETRY_FILE
+from .training.recording import GeometryRecorder, read_geometry, record_schedule
 
-__all__ = ["record_schedule", "GeometryRecorder", "GeometryCallback", "read_geometry", "trained_geometry",
-           "geometry_summary", "GEOMETRY_FILE"]
-
-GEOMETRY_FILE = "geometry.jsonl"
+__all__ = ["record_schedule", "GeometryRecorder", "read_geometry",
+           "trained_geometry", "geometry_summary", "score_trained_run", "GEOMETRY_FILE"]
 
 
-def record_schedule(total_steps: int, num: int = 60) -> list[int]:
-    """Steps ``0 .. total_steps`` to record at: geometric spacing (dense early, sparse late)."""
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    steps = np.unique(np.round(np.geomspace(1, total_steps, num)).astype(int))
-    return [0] + [int(s) for s in steps]
+def __getattr__(name: str) -> Any:
+    if name == "GeometryCallback":  # a Trainer callback: loads transformers on first use
+        from .training.callbacks import GeometryCallback
 
-
-class GeometryRecorder:
-    """Records geometry metrics and embeddings at the steps of ``schedule``.
-
-    Args:
-        graph: the memorized graph.
-        output_dir: where ``geometry.jsonl`` and ``geometry/step_*.npy`` go (``None``: memory
-            only, see ``rows``).
-        schedule: steps to record (``None``: every call).
-        n_null: null draws for each score (small: recorded often).
-        save_embeddings: write the embedding snapshots.
-    """
-
-    def __init__(self, graph: Graph, output_dir: str | os.PathLike | None = None,
-                 schedule: list[int] | None = None, n_null: int = 20,
-                 save_embeddings: bool = True, seed: int = 0):
-        self.graph, self.schedule = graph, None if schedule is None else set(schedule)
-        self.n_null, self.seed, self.save_embeddings = n_null, seed, save_embeddings
-        self.output_dir = None if output_dir is None else Path(output_dir)
-        self.rows: list[dict[str, Any]] = []
-        if self.output_dir is not None:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-
-    def wants(self, step: int) -> bool:
-        return self.schedule is None or step in self.schedule
-
-    def __call__(self, step: int, embeddings: np.ndarray,
-                 model_topk: float | None = None) -> dict[str, Any] | None:
-        if not self.wants(step):
-            return None
-        X = np.asarray(embeddings, dtype=np.float64)
-        g = self.graph
-        row: dict[str, Any] = {"step": int(step)}
-        try:
-            gl = geometric_level(X, g, self.n_null, self.seed)
-            row.update(geometric_level=gl.value, geometric_level_z=gl.z)
-        except ValueError as exc:  # e.g. a zero-norm row at init
-            row["geometric_level_error"] = str(exc)
-        de = dirichlet_energy(X, g, self.n_null, self.seed)
-        row.update(dirichlet_energy=de.value, dirichlet_energy_z=de.z)
-        sp = spectral_profile(X, g, n_null=self.n_null, seed=self.seed)
-        row.update(spectral_top_mass=sp.value, spectral_top_mass_z=sp.z,
-                   spectral_profile=[float(x) for x in sp.details["profile"][:16]])
-        row["topk_edge_recovery"] = model_topk if model_topk is not None else \
-            topk_edge_recovery(X, g, n_null=0).value
-        if g.arms is not None and g.arms.shape[0] >= 2:
-            try:
-                row["navigation_accuracy"] = leaf_first_hop(X, g, n_null=0).value
-            except ValueError:
-                pass
-        self.rows.append(row)
-        if self.output_dir is not None:
-            with open(self.output_dir / GEOMETRY_FILE, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            if self.save_embeddings:
-                snap = self.output_dir / "geometry"
-                snap.mkdir(exist_ok=True)
-                np.save(snap / f"step_{step:07d}.npy", X.astype(np.float32))
-        return row
-
-
-class GeometryCallback(LoggingCallback):
-    """Trainer hook: at the recorder's steps, takes the node-token input embeddings (and,
-    with ``model_topk``, the model's own top-k edge recovery) and records them in
-    ``geometry.jsonl`` and, as ``geometry/<score>``, in the Trainer's logs.
-
-    Works in any ``transformers.Trainer`` whose model has one token per node after the
-    special tokens; call ``callback.attach(trainer)`` after building the Trainer so the scores
-    also reach its ``report_to`` trackers (without it they go to ``log_history`` only)::
-
-        recorder = GeometryRecorder(graph, "runs/mine", schedule=[0, 10, 100])
-        callback = GeometryCallback(recorder)
-        trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collate,
-                          callbacks=[callback])
-        callback.attach(trainer)
-        trainer.train()
-    """
-
-    def __init__(self, recorder: GeometryRecorder,
-                 model_topk: Callable[[Any], float] | None = None):
-        self.recorder, self.model_topk = recorder, model_topk
-
-    def _record(self, state, model) -> None:
-        if not state.is_world_process_zero or not self.recorder.wants(state.global_step):
-            return
-        from .modeling import node_embeddings
-
-        X = node_embeddings(model, self.recorder.graph.num_nodes)
-        topk = self.model_topk(model) if self.model_topk is not None else None
-        row = self.recorder(state.global_step, X, topk)
-        if row is not None:
-            self.log_row(state, {f"geometry/{k}": v for k, v in row.items() if k != "step"})
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if state.global_step == 0:
-            self._record(state, model)
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        self._record(state, model)
-
-
-def read_geometry(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """Rows of a run's ``geometry.jsonl``."""
-    path = Path(run_dir) / GEOMETRY_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{str(path)!r} does not exist: the run recorded no geometry "
-                                f"(train with --geometry-points N)")
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+        return GeometryCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def trained_geometry(model: Any, task: Any, arms: str = "held-out", n_null: int = 200,
@@ -214,3 +93,16 @@ def geometry_summary(geometry: dict[str, dict[str, Any]]) -> dict[str, dict[str,
                                                          "significant": val.significant}
         out[name] = row
     return out
+
+
+def score_trained_run(result: Any, task: Any, dataset_name: str, n_null: int = 200,
+                      seed: int = 0, arms: str = "held-out") -> dict[str, dict[str, Any]]:
+    """Train -> geometry -> card, the last two steps: :func:`trained_geometry` of a finished
+    :func:`~hf_geommem.training.train` result, written into the run's model card and report
+    (:func:`~hf_geommem.training.finish_run`). Returns the geometry (``demo`` and
+    ``reproduce`` both score their runs with it)."""
+    from .training import finish_run
+
+    geo = trained_geometry(result.model, task, arms=arms, n_null=n_null, seed=seed)
+    finish_run(result, task, dataset_name, geometry=geometry_summary(geo))
+    return geo

@@ -21,6 +21,7 @@ from scipy.sparse import csgraph
 
 __all__ = [
     "Graph",
+    "read_edge_file",
     "path_star",
     "tree_star",
     "grid",
@@ -505,6 +506,22 @@ def from_edge_list(
     e = e[np.sort(first)]
     return Graph(num_nodes=n, edges=e, family=name, params={"num_nodes": n, "root": root},
                  root=root)
+
+
+def read_edge_file(path: str) -> np.ndarray:
+    """``(E, 2)`` int64 edges of a text file, one ``u v`` integer pair a line (``#`` comments):
+    the input of :func:`from_edge_list` (``hf-geommem build edge-list``)."""
+    import os
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"edge-list file {path!r} does not exist")
+    try:
+        data = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+    except ValueError as exc:  # numpy's message does not name the file
+        raise ValueError(f"{path!r}: expected two integers per line ({exc})") from None
+    if data.ndim != 2 or data.shape[1] != 2:
+        raise ValueError(f"{path!r}: expected two integers per line, got shape {data.shape}")
+    return data
 
 
 def from_networkx(g, root: Any = None, name: str = "user") -> Graph:

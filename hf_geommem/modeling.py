@@ -26,7 +26,8 @@ of N(0, 0.02)).
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ __all__ = [
     "build_model",
     "load_causal_lm",
     "node_embeddings",
+    "model_mode",
 ]
 
 
@@ -160,3 +162,15 @@ def node_embeddings(model: Any, num_nodes: int | None = None) -> np.ndarray:
         raise ValueError(f"the model's embedding has {E.shape[0]} rows: it cannot hold "
                          f"{num_nodes} node tokens after {NUM_SPECIAL_TOKENS} special tokens")
     return E[NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + n]
+
+
+@contextlib.contextmanager
+def model_mode(model: Any, training: bool = False) -> Iterator[Any]:
+    """``model`` in eval mode (train mode with ``training=True``) inside the block; its own
+    mode is restored on exit, also on error."""
+    was_training = model.training
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was_training)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .graphs import Graph
-from .geometry import record_schedule  # noqa: F401  (re-exported: part of this API)
+from .training.recording import record_schedule  # noqa: F401  (re-exported: part of this API)
 from .spectral import DENSE_LIMIT, paper_laplacian, smallest_eigenvectors
 
 __all__ = ["Node2VecConfig", "Node2VecResult", "record_schedule", "train_node2vec"]
@@ -123,7 +123,7 @@ def train_node2vec(graph: Graph, config: Node2VecConfig | None = None,
     Args:
         graph: any graph without isolated nodes (the objective is degree-normalized).
         callback: called as ``callback(step, V)`` at every recorded step (e.g. a
-            :class:`~hf_geommem.geometry.GeometryRecorder`).
+            :class:`~hf_geommem.training.recording.GeometryRecorder`).
     """
     config = config or Node2VecConfig()
     # the softmax has many tiny entries: float32 denormals make CPU matmuls ~10x slower

@@ -4,11 +4,11 @@ returns its path, so the same figures are available from Python and from the CLI
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 __all__ = ["plot_training_curves", "plot_probe_layers", "plot_embedding_projection",
            "plot_cosine_heatmap", "plot_spectral_bars", "plot_geometry_curves",
-           "plot_leaf_first_hop", "plot_node2vec_trajectories"]
+           "plot_leaf_first_hop", "plot_node2vec_trajectories", "plot_ablation_curve"]
 
 
 def _pyplot():
@@ -239,4 +239,36 @@ def plot_node2vec_trajectories(history: list[dict[str, Any]], path: str | Path,
         ax.set_title(name, fontsize=9)
     axes[0].legend(fontsize=7, ncol=2)
     fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_ablation_curve(rows: Sequence[dict[str, Any]], path: str | Path, title: str = ""
+                        ) -> Path:
+    """Held-out accuracy vs ``k`` for geometric and random ablations (rows of
+    :func:`hf_geommem.interventions.ablation_curve`): v1 and exact path, the random null's
+    mean and 2.5-97.5% band, the unablated accuracy and chance."""
+    if not rows:
+        raise ValueError("no rows to plot")
+    plt = _pyplot()
+    ks = [r["k"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, key, label in ((axes[0], "v1", "teacher-forced v1"), (axes[1], "exact",
+                                                                   "exact path")):
+        ax.plot(ks, [r[f"geo_{key}"] for r in rows], "o-", color="C3",
+                label="geometric directions ablated")
+        ax.plot(ks, [r[f"null_{key}_mean"] for r in rows], "s--", color="C0",
+                label="random directions (mean)")
+        ax.fill_between(ks, [r[f"null_{key}_q025"] for r in rows],
+                        [r[f"null_{key}_q975"] for r in rows], color="C0", alpha=0.2,
+                        label="random 2.5-97.5%")
+        ax.axhline(rows[0][f"base_{key}"], color="k", lw=0.8, label="no ablation")
+        ax.axhline(rows[0]["chance"], color="grey", ls=":", lw=0.8, label="chance 1/d")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("k (directions ablated)")
+        ax.set_title(f"held-out {label}")
+        ax.set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)

@@ -31,6 +31,8 @@ from .lazy import lazy_getattr
 
 __all__ = [
     "ProbePack",
+    "ProbeResult",
+    "probe_checkpoint",
     "BUILTIN_PACKS",
     "get_pack",
     "Representations",
@@ -58,6 +60,9 @@ class ProbePack:
         edges: undirected edges ``(i, j)`` of the known graph.
         templates: prompts with one ``{}`` where the entity goes; several are averaged.
         description: what the graph encodes.
+        answer_prompt: a prompt with one ``{}`` whose next token is checkable (the entity
+            after the given one), for the stand-in test on a pretrained checkpoint
+            (:func:`hf_geommem.interventions.pack_stand_in_test`); ``None``: none.
     """
 
     name: str
@@ -65,6 +70,7 @@ class ProbePack:
     edges: list[tuple[int, int]]
     templates: list[str]
     description: str = ""
+    answer_prompt: str | None = None
 
     def __post_init__(self) -> None:
         # strict types: a string of entities would become its letters, an edge [0, 1.7] the
@@ -94,8 +100,8 @@ class ProbePack:
             raise ValueError(f"pack {self.name!r} has duplicate entities")
         if not self.templates:
             raise ValueError(f"pack {self.name!r} needs at least one template")
-        for t in self.templates:
-            if t.count("{}") != 1:
+        for t in [*self.templates] + ([] if self.answer_prompt is None else [self.answer_prompt]):
+            if not isinstance(t, str) or t.count("{}") != 1:
                 raise ValueError(f"template {t!r} of pack {self.name!r} must contain exactly one "
                                  f"'{{}}'")
         self.edges = [tuple(map(int, e)) for e in self.edges]
@@ -121,12 +127,12 @@ class ProbePack:
         missing = {"name", "entities", "edges", "templates"} - set(data)
         if missing:
             raise ValueError(f"pack file {str(path)!r} lacks {sorted(missing)}")
-        unknown = set(data) - {"name", "entities", "edges", "templates", "description"}
+        keys = ("name", "entities", "edges", "templates", "description", "answer_prompt")
+        unknown = set(data) - set(keys)
         if unknown:
             raise ValueError(f"pack file {str(path)!r} has unknown keys {sorted(unknown)}; "
-                             f"expected name, entities, edges, templates, description")
-        return cls(**{k: data[k] for k in ("name", "entities", "edges", "templates",
-                                           "description") if k in data})
+                             f"expected {', '.join(keys)}")
+        return cls(**{k: data[k] for k in keys if k in data})
 
     def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2))
@@ -150,22 +156,24 @@ _NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight",
 BUILTIN_PACKS: dict[str, ProbePack] = {
     "days": ProbePack("days", _DAYS, _cycle(7), [
         "Today is {}.", "The shop is closed on {} afternoons.", "We met last {} at noon.",
-        "Her favourite day of the week is {}, she said."], "days of the week: a 7-cycle"),
+        "Her favourite day of the week is {}, she said."], "days of the week: a 7-cycle",
+        "The days of the week in order are: {},"),
     "months": ProbePack("months", _MONTHS, _cycle(12), [
         "The meeting is in {}.", "She was born in {} of that year.",
         "The report was published in {} last year.", "It always rains a lot in {} here."],
-        "months of the year: a 12-cycle"),
+        "months of the year: a 12-cycle", "Months: January, February, March. {},"),
     "digits": ProbePack("digits", [str(i) for i in range(10)], _line(10), [
         "The answer is {}.", "I counted {} apples on the table.", "Press {} to continue.",
-        "The code starts with the digit {} and ends soon."], "digits 0-9: a line"),
+        "The code starts with the digit {} and ends soon."], "digits 0-9: a line",
+        "0, 1, 2, 3. {},"),
     "numbers": ProbePack("numbers", _NUMBER_WORDS, _line(20), [
         "There were {} people in the room.", "She waited for {} minutes.",
         "The recipe needs {} eggs in total.", "He ran {} miles yesterday."],
-        "number words one..twenty: a line"),
+        "number words one..twenty: a line", "Numbers in words, in order: {},"),
     "letters": ProbePack("letters", [chr(c) for c in range(ord("A"), ord("Z") + 1)], _line(26), [
         "The letter {} is next.", "Her name starts with {} and ends with a vowel.",
         "Row {} of the theatre was empty.", "Grade {} was written on the paper."],
-        "capital letters A..Z: a path"),
+        "capital letters A..Z: a path", "The letters of the alphabet in order are: {},"),
 }
 
 
@@ -361,6 +369,38 @@ def layer_verdicts(rows: Sequence[dict[str, Score]]) -> dict[str, Any]:
     return {"layers": layers, "num_layers": len(rows), "alpha": ALPHA,
             "geometric": sum(v == "geometric" for v in verdicts),
             "geometric_holm": sum(layer["geometric_holm"] for layer in layers)}
+
+
+@dataclass
+class ProbeResult:
+    """What :func:`probe_checkpoint` returns: the per-layer scores and their verdicts."""
+
+    model: str
+    pack: ProbePack
+    precision: str
+    model_dtype: str
+    position: str
+    n_null: int
+    rows: list[dict[str, Score]]
+    verdicts: dict[str, Any]
+
+
+def probe_checkpoint(model: str, pack: str | ProbePack, position: str = "last",
+                     n_null: int = 1000, seed: int = 0, standardize: bool = True,
+                     n_components: int | None = None, batch_size: int = 16,
+                     gguf_file: str | None = None) -> ProbeResult:
+    """Probe a checkpoint: load ``model`` (:func:`load_model`), take the hidden states of the
+    pack's entities at ``position`` (:func:`extract_representations`), score every layer
+    (:func:`probe`) and give the verdicts (:func:`layer_verdicts`). ``hf-geommem probe`` and
+    the reproduction's probe run both call this."""
+    pack = get_pack(pack) if isinstance(pack, str) else pack
+    mdl, tok, precision = load_model(model, gguf_file)
+    reps = extract_representations(mdl, tok, pack.entities, pack.templates, position,
+                                   batch_size, precision)
+    rows = probe(reps, pack, n_null=n_null, seed=seed, standardize=standardize,
+                 n_components=n_components)
+    return ProbeResult(model, pack, precision, reps.model_dtype, position, n_null, rows,
+                       layer_verdicts(rows))
 
 
 # ---------------------------------------------------------------------- models

@@ -134,11 +134,11 @@ def test_dry_run_plans_and_times_without_training_runs(tmp_path, capsys):
 
 
 def test_per_device_batch_splits_the_global_batch():
-    assert RP._per_device({"batch_size": 1024, "lr": 1}, 2) == {"batch_size": 512, "lr": 1}
-    assert RP._per_device({"batch_size": None}, 4) == {"batch_size": None}
-    assert RP._per_device({"batch_size": 6}, 1) == {"batch_size": 6}
+    assert RP.per_device({"batch_size": 1024, "lr": 1}, 2) == {"batch_size": 512, "lr": 1}
+    assert RP.per_device({"batch_size": None}, 4) == {"batch_size": None}
+    assert RP.per_device({"batch_size": 6}, 1) == {"batch_size": 6}
     with pytest.raises(ValueError, match="batch_size 1024 does not split over 3 processes"):
-        RP._per_device({"batch_size": 1024}, 3)
+        RP.per_device({"batch_size": 1024}, 3)
 
 
 def test_reproduce_under_accelerate_launch_two_processes(tmp_path):
@@ -220,7 +220,7 @@ def test_knob_claim_uses_every_seed_and_flags_disagreement():
 
 
 def test_preset_seed_counts():
-    cpu = RP.PRESETS["cpu"]
+    cpu = RP.REPRODUCTION_PRESETS["cpu"]
     assert min(cpu.model_seeds, cpu.control_seeds, cpu.knob_seeds, cpu.gpt2_seeds) >= 3
     names = [r.name for r in cpu.runs()]
     assert names.count("knobs") == 3 and names.count("frozen") == 3
@@ -228,3 +228,16 @@ def test_preset_seed_counts():
     assert [r.name for r in cpu.runs(1)].count("gpt2") == 1
     with pytest.raises(ValueError, match="knob_seeds must be an integer >= 1, got 0"):
         RP.Preset("x", "", {}, {}, {}, {}, {}, {}, {}, None, knob_seeds=0)
+
+
+def test_a_claim_is_one_object_and_the_ids_derive_from_the_list():
+    assert RP.CLAIM_IDS == tuple(c.id for c in RP.CLAIMS)
+    assert RP.CLAIM_RUNS == {c.id: c.needs for c in RP.CLAIMS}
+    preset = RP.REPRODUCTION_PRESETS["smoke"]
+    for claim in RP.CLAIMS:  # every claim states its setting, details and figures itself
+        assert isinstance(claim.setting(preset), str)
+        assert callable(claim.details) and callable(claim.figures)
+    # the old one-module names keep working
+    from hf_geommem.reproduce import PRESETS, write_report
+
+    assert PRESETS is RP.REPRODUCTION_PRESETS and write_report is RP.write_reproduction_report

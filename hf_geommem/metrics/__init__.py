@@ -28,7 +28,8 @@ name is importable from ``hf_geommem.metrics``.
 
 from .inputs import as_graph, as_representations, prepare_representations
 from .margins import edge_margin, skewed_low_rank_margin
-from .nulls import ALPHA, Score, binomial_p, holm_adjust, permutation_p, significant
+from .nulls import (ALPHA, Score, accuracy_p, binomial_p, holm_adjust, null_score, permutation_p,
+                    significant)
 from .pathstar import leaf_first_hop, path_distance_matrix
 from .recovery import (edge_recovery_from_topk, knn_edge_recall, link_prediction_auc,
                        topk_edge_recovery)
@@ -42,6 +43,8 @@ __all__ = [
     "ALPHA",
     "significant",
     "binomial_p",
+    "accuracy_p",
+    "null_score",
     "permutation_p",
     "holm_adjust",
     "memory_verdict",

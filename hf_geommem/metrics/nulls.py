@@ -1,6 +1,6 @@
 """The null machinery and the one significance rule: :class:`Score`, shuffled-node nulls
-(:func:`_with_null`, cached edge-dot draws), :data:`ALPHA`, :func:`significant`,
-:func:`binomial_p`."""
+(:func:`_with_null`, cached edge-dot draws), :func:`null_score` (a value against given null
+draws), :data:`ALPHA`, :func:`significant`, :func:`binomial_p` and :func:`accuracy_p`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["ALPHA", "significant", "binomial_p", "permutation_p", "holm_adjust", "Score"]
+__all__ = ["ALPHA", "significant", "binomial_p", "accuracy_p", "permutation_p", "holm_adjust",
+           "Score", "null_score"]
 
 
 ALPHA = 0.025
@@ -49,6 +50,12 @@ def binomial_p(successes: int, trials: int, chance: float) -> float:
         raise ValueError(f"chance must be in (0, 1), got {chance}")
     return float(binomtest(int(successes), int(trials), float(chance),
                            alternative="greater").pvalue)
+
+
+def accuracy_p(accuracy: float, trials: int, chance: float) -> float:
+    """:func:`binomial_p` of an accuracy measured on ``trials`` items: is it above ``chance``?
+    (the successes are ``round(accuracy * trials)``)."""
+    return binomial_p(int(round(accuracy * trials)), trials, chance)
 
 
 def holm_adjust(pvalues: Any) -> np.ndarray:
@@ -134,14 +141,30 @@ def _with_null(name: str, value: float, draw: Callable[[np.ndarray], float], n: 
         return score
     rng = np.random.default_rng(seed)
     null = np.array([draw(rng.permutation(n)) for _ in range(n_null)], dtype=np.float64)
+    return _summarize(score, null)
+
+
+def null_score(name: str, value: float, null: Any, higher: bool = True, tol: float = 0.0,
+               chance: float | None = None) -> Score:
+    """A :class:`Score` of ``value`` against null draws made elsewhere (random frames, random
+    stand-ins, ...): the one null summary (mean, ``ALPHA`` / ``1 - ALPHA`` quantiles,
+    permutation p with tolerance ``tol``). No draws: a score without a null (NaN summary)."""
+    null = np.asarray(null, dtype=np.float64).ravel()
+    score = Score(name, float(value), higher_is_geometric=higher, chance=chance,
+                  n_null=len(null))
+    return _summarize(score, null, tol) if len(null) else score
+
+
+def _summarize(score: Score, null: np.ndarray, tol: float = 0.0) -> Score:
+    n_null, higher = len(null), score.higher_is_geometric
     score.null_mean, score.null_std = float(null.mean()), float(null.std(ddof=1)) \
         if n_null > 1 else 0.0
-    score.null_low, score.null_high = (float(q) for q in np.quantile(null, [0.025, 0.975]))
+    score.null_low, score.null_high = (float(q) for q in np.quantile(null, [ALPHA, 1 - ALPHA]))
     diff = score.value - score.null_mean
     score.z = float(diff / score.null_std) if score.null_std > 0 else (
         0.0 if diff == 0 else float(np.sign(diff)) * float("inf"))
-    score.p = permutation_p(score.value, null, higher)
-    score.p_opposite = permutation_p(score.value, null, not higher)
+    score.p = permutation_p(score.value, null, higher, tol)
+    score.p_opposite = permutation_p(score.value, null, not higher, tol)
     score.details["null"] = null
     return score
 

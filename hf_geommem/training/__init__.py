@@ -18,8 +18,10 @@ train-path accuracy, top-k edge recovery and chance (1/d). Results go to Trainer
 Rooms: :mod:`.config` (:class:`TrainConfig`, light), :mod:`.data` (tokenizing, answer-only
 collator), :mod:`.output_layer` (the chunked LM head + cross-entropy), :mod:`.trainer`
 (:class:`GraphTrainer`), :mod:`.memory` (micro-batches under a memory budget), :mod:`.decoding`
-(greedy path evaluation and edge queries), :mod:`.callbacks` (evaluation, run file),
-:mod:`.run` (:func:`train`), :mod:`.run_folder` (a finished run's model and its checked task).
+(greedy path evaluation and edge queries), :mod:`.callbacks` (evaluation, geometry, run file,
+step timer), :mod:`.recording` (geometry over training, light), :mod:`.run` (:func:`train`),
+:mod:`.checkpoints` (resume point, metrics rows), :mod:`.run_folder` (a finished run's model
+and its checked task).
 Every public name stays importable from ``hf_geommem.training``; they load on first use, so
 importing the package (e.g. for :class:`TrainConfig` in the CLI parser) costs no torch or
 transformers import.
@@ -37,10 +39,14 @@ _WHERE = {
     "column": "data", "tokenize_config": "data", "AnswerOnlyCollator": "data",
     "answer_head_loss": "trainer", "NonFiniteLossError": "trainer", "GraphTrainer": "trainer",
     "evaluate_paths": "decoding", "edge_query_logits": "decoding", "evaluate_edges": "decoding",
-    "GraphEvalCallback": "callbacks",
+    "GraphEvalCallback": "callbacks", "GeometryCallback": "callbacks",
+    "StepTimerCallback": "callbacks", "GeometryRecorder": "recording",
+    "record_schedule": "recording", "read_geometry": "recording", "GEOMETRY_FILE": "config",
+    "training_parts": "data", "training_set_size": "data", "batch_per_device": "data",
+    "load_run": "run_folder",
     "TrainResult": "run", "train": "run", "finish_run": "run",
     "end_distributed": "run", "rank_and_world": "run",
-    "last_complete_checkpoint": "run", "read_metrics": "run", "push_run": "run",
+    "last_complete_checkpoint": "checkpoints", "read_metrics": "checkpoints", "push_run": "run",
     "run_task": "run_folder", "check_run_dataset": "run_folder", "load_run_model": "run_folder",
     "read_run_json": "run_folder",
 }

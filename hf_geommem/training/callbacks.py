@@ -1,12 +1,15 @@
-"""Trainer callbacks: the periodic task evaluation (with the train-only stopping rule) and
-the run fingerprint written into every checkpoint."""
+"""Trainer callbacks: the periodic task evaluation (with the train-only stopping rule), the
+run fingerprint written into every checkpoint, geometry over training
+(:class:`GeometryCallback`, around :class:`~hf_geommem.training.recording.GeometryRecorder`)
+and a step timer (``reproduce --dry-run``)."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from transformers import TrainerCallback
@@ -16,7 +19,7 @@ from .config import METRICS_FILE, RUN_FILE, TrainConfig
 from .data import AnswerOnlyCollator, column
 from .decoding import evaluate_edges, evaluate_paths
 
-__all__ = ["LoggingCallback", "GraphEvalCallback"]
+__all__ = ["LoggingCallback", "GraphEvalCallback", "GeometryCallback", "StepTimerCallback"]
 
 
 class LoggingCallback(TrainerCallback):
@@ -166,3 +169,57 @@ def _chance(task: TaskData) -> float | None:
         return 1.0 / float(task.graph.degrees[task.graph.root])
     ic = task.metadata.get("in_context")
     return 1.0 / ic["degree"] if ic else None
+
+
+class StepTimerCallback(TrainerCallback):
+    """Wall seconds of every optimizer step, in ``times``."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self._t0 = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._t0 = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter() - self._t0)
+
+
+class GeometryCallback(LoggingCallback):
+    """Trainer hook: at the recorder's steps, takes the node-token input embeddings (and,
+    with ``model_topk``, the model's own top-k edge recovery) and records them in
+    ``geometry.jsonl`` and, as ``geometry/<score>``, in the Trainer's logs.
+
+    Works in any ``transformers.Trainer`` whose model has one token per node after the
+    special tokens; call ``callback.attach(trainer)`` after building the Trainer so the scores
+    also reach its ``report_to`` trackers (without it they go to ``log_history`` only)::
+
+        recorder = GeometryRecorder(graph, "runs/mine", schedule=[0, 10, 100])
+        callback = GeometryCallback(recorder)
+        trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collate,
+                          callbacks=[callback])
+        callback.attach(trainer)
+        trainer.train()
+    """
+
+    def __init__(self, recorder: Any,
+                 model_topk: Callable[[Any], float] | None = None):
+        self.recorder, self.model_topk = recorder, model_topk
+
+    def _record(self, state, model) -> None:
+        if not state.is_world_process_zero or not self.recorder.wants(state.global_step):
+            return
+        from ..modeling import node_embeddings
+
+        X = node_embeddings(model, self.recorder.graph.num_nodes)
+        topk = self.model_topk(model) if self.model_topk is not None else None
+        row = self.recorder(state.global_step, X, topk)
+        if row is not None:
+            self.log_row(state, {f"geometry/{k}": v for k, v in row.items() if k != "step"})
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if state.global_step == 0:
+            self._record(state, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self._record(state, model)

@@ -4,12 +4,13 @@ names. Light: importing it loads no torch, transformers or datasets (the CLI par
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..presets import PRESETS, RECIPE_FIELDS, recipe_for
 
-__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE", "FROM_RECIPE", "OUTPUT_LAYERS"]
+__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE", "GEOMETRY_FILE", "FROM_RECIPE",
+           "OUTPUT_LAYERS"]
 
 
 class _FromRecipe:
@@ -41,11 +42,22 @@ RUN_FILE = "geommem_run.json"
 METRICS_FILE = "metrics.jsonl"
 
 
+GEOMETRY_FILE = "geometry.jsonl"
+"""Geometry over training (:class:`~hf_geommem.training.recording.GeometryRecorder`)."""
+
+
 OUTPUT_LAYERS = ("chunked", "plain")
 """How the LM head and the cross-entropy run (:attr:`TrainConfig.output_layer`): ``chunked``
 (:func:`hf_geommem.training.output_layer.linear_cross_entropy`, one chunk of logits at a time)
 or ``plain`` (the head's ``nn.Linear`` on every supervised position at once, then
 ``model.loss_function``)."""
+
+
+def _flag(default: Any, help: str | None = None, **cli: Any) -> Any:
+    """A field the ``train`` command exposes as ``--<name>`` (``flag``: another name), with
+    its help and argparse extras (``choices``, ``metavar``); ``hf_geommem.cli.train`` derives
+    the flags from these, so a new field needs no CLI edit."""
+    return field(default=default, metadata={"cli": {"help": help, **cli}})
 
 
 @dataclass
@@ -93,30 +105,43 @@ class TrainConfig:
     """
 
     model: str = "gpt2-small"
-    recipe: str = "mixed"
-    path_loss: str = "dataset"
-    stage1_steps: int | None = None
-    learning_rate: float = FROM_RECIPE
-    weight_decay: float = FROM_RECIPE
-    warmup_ratio: float = FROM_RECIPE
-    lr_scheduler: str = FROM_RECIPE
-    max_steps: int = FROM_RECIPE
-    batch_size: int | None = FROM_RECIPE
-    eval_steps: int = FROM_RECIPE
+    recipe: str = _flag("mixed", choices=("mixed", "staged", "edges"))
+    path_loss: str = _flag("dataset", choices=("dataset", "full", "first_token"))
+    stage1_steps: int | None = _flag(None, "staged: edge-only steps (default half)")
+    learning_rate: float = _flag(FROM_RECIPE, "peak learning rate", flag="lr")
+    weight_decay: float = _flag(FROM_RECIPE, "AdamW weight decay")
+    warmup_ratio: float = _flag(FROM_RECIPE, "warmup fraction of the steps")
+    lr_scheduler: str = _flag(FROM_RECIPE, "transformers scheduler name: constant, cosine, "
+                                           "linear, ...")
+    max_steps: int = _flag(FROM_RECIPE, "optimizer steps")
+    batch_size: int | None = _flag(FROM_RECIPE, "examples per device and step, or 'full' "
+                                                "(whole train set)")
+    eval_steps: int = _flag(FROM_RECIPE, "evaluate every N steps")
     eval_batch_size: int = 1024
-    eval_max_test_arms: int | None = None
+    eval_max_test_arms: int | None = _flag(None)
     eval_max_train_arms: int = 256
     eval_max_edge_nodes: int = 2048
-    save_steps: int | None = None
-    geometry_points: int | None = None
-    freeze_embeddings: bool = False
-    tie_embeddings: bool = True
-    embedding_init_std: float | None = None
-    stop_after_train_exact: int | None = FROM_RECIPE
-    path_repeats: int = FROM_RECIPE
-    seed: int = 0
-    output_layer: str = "chunked"
-    memory_budget_gb: float | None = 4.0
+    save_steps: int | None = _flag(None, "checkpoint every N steps")
+    geometry_points: int | None = _flag(None, "record embeddings + geometry at ~N log-spaced "
+                                              "steps (hf-geommem plot)")
+    freeze_embeddings: bool = _flag(False, "associative control: token embeddings are not "
+                                           "trained")
+    tie_embeddings: bool = _flag(True, "separate unembedding", flag="untied")
+    embedding_init_std: float | None = _flag(None, "token-embedding init std (1.0: the "
+                                                   "'non-geometric' init)")
+    stop_after_train_exact: int | None = _flag(
+        FROM_RECIPE, "stop once train exact-path accuracy has been 100%% at K consecutive "
+                     "evaluations (uses training data only)", metavar="K")
+    path_repeats: int = _flag(FROM_RECIPE, "copies of each path example per epoch (mixed, "
+                                           "staged)")
+    seed: int = _flag(0)
+    output_layer: str = _flag("chunked", "LM head + cross-entropy in chunks of positions "
+                                         "(bounded memory) or all logits at once",
+                              choices=OUTPUT_LAYERS)
+    memory_budget_gb: float | None = _flag(
+        4.0, "most memory a training step may take: a larger batch runs as micro-batches with "
+             "gradient accumulation (the same update); 'none': no budget (default: "
+             "%(default)s)")
 
     def __post_init__(self) -> None:
         if self.model not in PRESETS:

@@ -1,14 +1,42 @@
-"""Tokenized training examples and the answer-only collator."""
+"""The training set (which configs, how often: :func:`training_parts`; the full-batch rule:
+:func:`batch_per_device`), tokenized examples and the answer-only collator."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from datasets import Dataset
 
 
-__all__ = ["column", "tokenize_config", "AnswerOnlyCollator"]
+__all__ = ["column", "tokenize_config", "AnswerOnlyCollator", "training_parts",
+           "training_set_size", "batch_per_device"]
+
+
+def training_parts(task: Any, config: Any) -> list[tuple[str, int]]:
+    """The one rule for what a run trains on: ``(config name, copies per epoch)`` of the task's
+    train splits for ``config.recipe`` (edges for mixed, staged and edges; paths for mixed and
+    staged, or for a task without edges, ``config.path_repeats`` times beside edges)."""
+    parts = []
+    if config.recipe in ("mixed", "staged", "edges") and "edges" in task:
+        parts.append(("edges", 1))
+    if config.recipe in ("mixed", "staged") or "edges" not in task:
+        # repeats only re-weight paths against edges: an in-context task has no edges
+        parts.append(("paths", config.path_repeats if "edges" in task else 1))
+    return parts
+
+
+def training_set_size(task: Any, config: Any) -> int:
+    """Examples per epoch of :func:`training_parts`."""
+    return sum(task[name]["train"].num_rows * copies for name, copies in
+               training_parts(task, config))
+
+
+def batch_per_device(batch_size: int | None, num_examples: int, world: int = 1) -> int:
+    """Examples per device and step: ``batch_size``, or (``None``: full batch) the whole
+    training set split over ``world`` processes."""
+    return batch_size or math.ceil(num_examples / world)
 
 
 def column(ds: Dataset, name: str) -> list:

@@ -7,7 +7,6 @@ import atexit
 import functools
 import hashlib
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,9 +21,13 @@ from ..files import share_files
 from ..machine import cpu_environment
 from ..modeling import PRESETS, build_model, load_causal_lm
 from .callbacks import GraphEvalCallback, _RunFileCallback
-from .config import METRICS_FILE, RUN_FILE, TrainConfig
-from .data import AnswerOnlyCollator, column, tokenize_config
+from .config import GEOMETRY_FILE, METRICS_FILE, RUN_FILE, TrainConfig
+from .data import (AnswerOnlyCollator, batch_per_device, column, tokenize_config,
+                   training_parts)
 from .decoding import evaluate_edges
+from .checkpoints import (_checkpoint_step, _restart_check, _truncate_metrics,  # noqa: F401
+                          last_complete_checkpoint, read_metrics)
+from .run_folder import RUN_ENV_FILE
 from .memory import MicroBatchPlan, peak_rss_gb, plan_micro_batches, step_cost
 from .trainer import GraphTrainer, NonFiniteLossError, batch_loss
 
@@ -121,6 +124,95 @@ def _check_model_fits(model: Any, tokenizer: Any, max_len: int) -> None:
                          f"{n_pos} positions")
 
 
+def _training_set(task: TaskData, config: TrainConfig, tok: Any) -> tuple[Any, int]:
+    """The tokenized training set (:func:`training_parts`) and the longest example the model
+    must hold (held-out prompts are decoded to their full target length)."""
+    parts = []
+    for name, copies in training_parts(task, config):
+        loss = config.path_loss if name == "paths" else "dataset"
+        parts += [tokenize_config(task[name]["train"], tok, loss, name)] * copies
+    train_ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    max_len = max(len(x) for x in column(train_ds, "input_ids"))
+    if "paths" in task:  # held-out prompts are decoded to their full target length
+        test = task["paths"]["test"]
+        max_len = max(max_len, max(len(tok(p)["input_ids"]) for p in column(test, "prompt"))
+                      + max(map(len, column(test, "target"))))
+
+    return train_ds, max_len
+
+
+def _model(config: TrainConfig, init_model: str | None, tok: Any, max_len: int,
+           run: dict[str, Any]) -> Any:
+    """A fresh preset, or the saved ``init_model`` (recorded in ``run``'s config)."""
+    if init_model is not None:
+        if not Path(init_model).is_dir():
+            raise FileNotFoundError(f"init_model {init_model!r} not found: expected a saved "
+                                    f"model folder")
+        model = load_causal_lm(init_model)
+        if config.freeze_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
+        # record what was loaded, not the preset fields that did not apply to it
+        mc = model.config
+        preset = getattr(mc, "geommem_preset", None)
+        if preset not in PRESETS:
+            raise ValueError(f"init_model {init_model!r} is a {mc.model_type} model not built "
+                             f"from an hf_geommem preset")
+        if config.embedding_init_std is not None:
+            raise ValueError("embedding_init_std cannot apply to a loaded init_model")
+        run["config"].update(model=preset, tie_embeddings=bool(mc.tie_word_embeddings),
+                             embedding_init_std=getattr(mc, "geommem_embedding_init_std", None))
+    else:
+        model = build_model(config.model, len(tok),
+                            max_positions=max(MIN_POSITIONS, max_len + POSITION_MARGIN),
+                            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                            eos_token_id=tok.eos_token_id, tie_embeddings=config.tie_embeddings,
+                            freeze_embeddings=config.freeze_embeddings,
+                            embedding_init_std=config.embedding_init_std, seed=config.seed)
+    return model
+
+
+def _resume_point(resume: str | bool | None, output_dir: str, run: dict[str, Any]
+                  ) -> str | bool | None:
+    """The checkpoint to resume from (checked to belong to this run), or a false value."""
+    if resume is True:
+        resume = last_complete_checkpoint(output_dir)
+        if resume is None:
+            _restart_check(output_dir, run)
+            resume = False
+    if resume:
+        run_file = Path(resume) / RUN_FILE
+        if not run_file.is_file():
+            raise ValueError(f"{str(resume)!r} is not an hf_geommem checkpoint (no {RUN_FILE})")
+        saved = json.loads(run_file.read_text())
+        # a field added after the checkpoint was written counts as its default there
+        before = {**asdict(TrainConfig()), **saved["config"]}
+        diff = sorted(k for k in set(before) | set(run["config"])
+                      if before.get(k) != run["config"].get(k))
+        if saved["dataset"] != run["dataset"] or diff:
+            what = ["dataset"] if saved["dataset"] != run["dataset"] else []
+            raise ValueError(f"checkpoint {str(resume)!r} belongs to another run: it differs in "
+                             f"{what + diff}")
+
+    return resume
+
+
+def _geometry_callbacks(task: TaskData, config: TrainConfig, tok: Any, output_dir: str,
+                        resume: Any, callback: GraphEvalCallback) -> list[Any]:
+    """Geometry over training (``config.geometry_points``) on a task with a graph."""
+    if not (config.geometry_points and task.graph is not None):
+        return []
+    from .callbacks import GeometryCallback
+    from .recording import GeometryRecorder, record_schedule
+
+    if not resume:
+        (Path(output_dir) / GEOMETRY_FILE).unlink(missing_ok=True)
+    recorder = GeometryRecorder(task.graph, output_dir,
+                                record_schedule(config.max_steps, config.geometry_points))
+    edges = task["edges"]["train"] if "edges" in task else None
+    return [GeometryCallback(recorder, None if edges is None else (
+        lambda m: evaluate_edges(m, tok, edges, task.graph.num_nodes, callback.edge_nodes)))]
+
+
 def train(
     dataset: str | os.PathLike | TaskData,
     output_dir: str | os.PathLike,
@@ -158,20 +250,7 @@ def train(
         check_output_dir(output_dir, overwrite)
     tok = task.tokenizer
 
-    # tokenized train set
-    parts = []
-    if config.recipe in ("mixed", "staged", "edges") and "edges" in task:
-        parts.append(tokenize_config(task["edges"]["train"], tok, kind="edges"))
-    if config.recipe in ("mixed", "staged") or "edges" not in task:
-        paths = tokenize_config(task["paths"]["train"], tok, config.path_loss, "paths")
-        # repeats only re-weight paths against edges: an in-context task has no edges
-        parts += [paths] * (config.path_repeats if "edges" in task else 1)
-    train_ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-    max_len = max(len(x) for x in column(train_ds, "input_ids"))
-    if "paths" in task:  # held-out prompts are decoded to their full target length
-        test = task["paths"]["test"]
-        max_len = max(max_len, max(len(tok(p)["input_ids"]) for p in column(test, "prompt"))
-                      + max(map(len, column(test, "target"))))
+    train_ds, max_len = _training_set(task, config, tok)
 
     if "paths" not in task and "stop_after_train_exact" in config.recipe_defaults:
         config.stop_after_train_exact = None  # the family's stopping rule needs path examples
@@ -179,52 +258,10 @@ def train(
            "init_model": init_model, "family_recipe": config.recipe_summary()}
     if progress and rank_and_world()[0] == 0:
         print(f"training {config.model}: {config.describe_recipe()}", flush=True)
-    # model
-    if init_model is not None:
-        if not Path(init_model).is_dir():
-            raise FileNotFoundError(f"init_model {init_model!r} not found: expected a saved "
-                                    f"model folder")
-        model = load_causal_lm(init_model)
-        if config.freeze_embeddings:
-            model.get_input_embeddings().weight.requires_grad_(False)
-        # record what was loaded, not the preset fields that did not apply to it
-        mc = model.config
-        preset = getattr(mc, "geommem_preset", None)
-        if preset not in PRESETS:
-            raise ValueError(f"init_model {init_model!r} is a {mc.model_type} model not built "
-                             f"from an hf_geommem preset")
-        if config.embedding_init_std is not None:
-            raise ValueError("embedding_init_std cannot apply to a loaded init_model")
-        run["config"].update(model=preset, tie_embeddings=bool(mc.tie_word_embeddings),
-                             embedding_init_std=getattr(mc, "geommem_embedding_init_std", None))
-    else:
-        model = build_model(config.model, len(tok),
-                            max_positions=max(MIN_POSITIONS, max_len + POSITION_MARGIN),
-                            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                            eos_token_id=tok.eos_token_id, tie_embeddings=config.tie_embeddings,
-                            freeze_embeddings=config.freeze_embeddings,
-                            embedding_init_std=config.embedding_init_std, seed=config.seed)
+    model = _model(config, init_model, tok, max_len, run)
     _check_model_fits(model, tok, max_len)
 
-    resume = resume_from_checkpoint
-    if resume is True:
-        resume = last_complete_checkpoint(output_dir)
-        if resume is None:
-            _restart_check(output_dir, run)
-            resume = False
-    if resume:
-        run_file = Path(resume) / RUN_FILE
-        if not run_file.is_file():
-            raise ValueError(f"{str(resume)!r} is not an hf_geommem checkpoint (no {RUN_FILE})")
-        saved = json.loads(run_file.read_text())
-        # a field added after the checkpoint was written counts as its default there
-        before = {**asdict(TrainConfig()), **saved["config"]}
-        diff = sorted(k for k in set(before) | set(run["config"])
-                      if before.get(k) != run["config"].get(k))
-        if saved["dataset"] != run["dataset"] or diff:
-            what = ["dataset"] if saved["dataset"] != run["dataset"] else []
-            raise ValueError(f"checkpoint {str(resume)!r} belongs to another run: it differs in "
-                             f"{what + diff}")
+    resume = _resume_point(resume_from_checkpoint, output_dir, run)
 
     _, world = rank_and_world()
     if config.stop_after_train_exact is not None and "paths" not in task:
@@ -233,7 +270,7 @@ def train(
     # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
     training_args.setdefault("use_cpu", not torch.cuda.is_available())
     training_args.setdefault("report_to", "none")  # e.g. "tensorboard", "wandb" (--report-to)
-    batch = config.batch_size or math.ceil(len(train_ds) / world)
+    batch = batch_per_device(config.batch_size, len(train_ds), world)
     collator = AnswerOnlyCollator(tok.pad_token_id)
     accumulation = training_args.pop("gradient_accumulation_steps", 1)
     plan = _memory_plan(model, train_ds, collator, config, batch, world,
@@ -281,21 +318,11 @@ def train(
             "world_size": args.world_size, "device": str(args.device), "dataset": source,
             "torch": torch.__version__, "num_threads": torch.get_num_threads(),
             **cpu_environment(), "memory_plan": plan.as_dict()}
-        write_text_atomic(Path(output_dir) / "run_env.json", json.dumps(run_env, indent=2))
-    callback = GraphEvalCallback(task, config, tok, collator, output_dir)
+        write_text_atomic(Path(output_dir) / RUN_ENV_FILE, json.dumps(run_env, indent=2))
     extra_callbacks = list(callbacks or [])
-    callbacks = [callback, _RunFileCallback(run)]
-    if config.geometry_points and task.graph is not None:
-        from ..geometry import GeometryCallback, GeometryRecorder, record_schedule
-
-        if not resume:
-            (Path(output_dir) / "geometry.jsonl").unlink(missing_ok=True)
-        recorder = GeometryRecorder(task.graph, output_dir,
-                                    record_schedule(config.max_steps, config.geometry_points))
-        edges = task["edges"]["train"] if "edges" in task else None
-        callbacks.append(GeometryCallback(recorder, None if edges is None else (
-            lambda m: evaluate_edges(m, tok, edges, task.graph.num_nodes,
-                                     callback.edge_nodes))))
+    callback = GraphEvalCallback(task, config, tok, collator, output_dir)
+    callbacks = [callback, _RunFileCallback(run),
+                 *_geometry_callbacks(task, config, tok, output_dir, resume, callback)]
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
                            data_collator=collator, processing_class=tok,
                            output_layer=config.output_layer,
@@ -329,7 +356,7 @@ def train(
     peak = peak_rss_gb()
     if args.process_index == 0:
         run_env["peak_rss_gb"] = round(peak, 3)
-        write_text_atomic(Path(output_dir) / "run_env.json", json.dumps(run_env, indent=2))
+        write_text_atomic(Path(output_dir) / RUN_ENV_FILE, json.dumps(run_env, indent=2))
     if progress:
         print(f"peak memory of this process (RSS): {peak:.2f} GB")
     return TrainResult(output_dir=output_dir, final=final, history=history,
@@ -422,70 +449,6 @@ def end_distributed(wait: bool = True) -> None:
         if wait:
             dist.barrier()
         dist.destroy_process_group()
-
-
-def _restart_check(output_dir: str, run: dict[str, Any]) -> None:
-    """``--resume`` without a complete checkpoint (interrupted during the first one, or before
-    it): the same run starts again from step 0 in its folder, if its settings and data match;
-    a finished run or another run's folder is refused."""
-    folder = Path(output_dir)
-    run_file = folder / RUN_FILE
-    if not run_file.is_file():
-        raise ValueError(f"--resume: no complete checkpoint and no hf_geommem run in "
-                         f"{output_dir!r} (no {RUN_FILE}); drop --resume to start one")
-    from .run_folder import read_run_json
-
-    saved = read_run_json(run_file)
-    if saved.get("config") != run["config"] or saved.get("dataset") != run["dataset"]:
-        raise ValueError(f"--resume: {output_dir!r} has no complete checkpoint and holds another "
-                         f"run (other settings or data); pass --overwrite to replace it")
-    if (folder / "trainer_state.json").is_file():
-        raise ValueError(f"--resume: the run in {output_dir!r} is finished and kept no "
-                         f"checkpoint; pass --overwrite to train it again")
-    for ck in folder.glob("checkpoint-*"):  # cut short: Trainer would write into them again
-        import shutil
-
-        shutil.rmtree(ck, ignore_errors=True)
-    print(f"--resume: no complete checkpoint in {output_dir!r}: starting the same run again "
-          f"from step 0", flush=True)
-
-
-def last_complete_checkpoint(run_dir: str | os.PathLike) -> str | None:
-    """The newest ``checkpoint-N`` of ``run_dir`` whose trainer state and run file were written
-    (Trainer writes them last, so a checkpoint cut short by an interrupt lacks them and is
-    skipped)."""
-    best = None
-    for ck in Path(run_dir).glob("checkpoint-*"):
-        step = ck.name.split("-")[-1]
-        if step.isdigit() and (ck / "trainer_state.json").is_file() and \
-                (ck / RUN_FILE).is_file() and (best is None or int(step) > best[0]):
-            best = (int(step), str(ck))
-    return None if best is None else best[1]
-
-
-def _checkpoint_step(path: str | os.PathLike) -> int:
-    name = Path(path).name
-    return int(name.split("-")[-1]) if name.startswith("checkpoint-") else 0
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    if not path.is_file():
-        return
-    rows = [ln for ln in path.read_text().splitlines()
-            if ln.strip() and json.loads(ln)["step"] <= step]
-    path.write_text("".join(r + "\n" for r in rows))
-
-
-def read_metrics(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a run's ``metrics.jsonl``."""
-    path = Path(output_dir) / METRICS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{str(path)!r} does not exist: not a training run folder")
-    try:
-        return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{str(path)!r} has a line that is not valid JSON ({exc.msg}): the file "
-                         f"is truncated or damaged; restore it or rerun the training") from None
 
 
 def push_run(run_dir: str | os.PathLike, repo_id: str, private: bool = False,

@@ -13,7 +13,7 @@ from typing import Any
 from .config import RUN_FILE
 
 __all__ = ["RUN_ENV_FILE", "read_run_json", "recorded_dataset", "run_task", "check_run_dataset",
-           "load_run_model"]
+           "load_run_model", "run_folder", "load_run"]
 
 RUN_ENV_FILE = "run_env.json"
 
@@ -91,3 +91,21 @@ def load_run_model(run_dir: str | os.PathLike) -> Any:
     model = modeling.load_causal_lm(run)
     model.eval()
     return model
+
+
+def run_folder(run_dir: str | os.PathLike) -> Path:
+    """``run_dir`` as a Path, or ``FileNotFoundError`` saying whether it is missing or a
+    file."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder {str(run)!r} " + (
+            "is a file, not a folder" if run.exists() else "does not exist"))
+    return run
+
+
+def load_run(run_dir: str | os.PathLike, dataset: str | None = None) -> tuple[Any, Any]:
+    """``(model, task)`` of a finished run: its task checked against the run's fingerprint
+    (:func:`run_task`) and its model (:func:`load_run_model`)."""
+    run = run_folder(run_dir)
+    task = run_task(run, dataset)
+    return load_run_model(run), task

@@ -56,6 +56,7 @@ class TrainingRecipe:
     warmup_ratio: float
     max_steps: int
     eval_steps: int
+    min_epochs: float | None = None
     stop_after_train_exact: int | None = None
     path_repeats: int = 1
     tuned_on: str = ""
@@ -71,13 +72,15 @@ class TrainingRecipe:
         stop = ("" if self.stop_after_train_exact is None else
                 f", stop after {self.stop_after_train_exact} perfect train eval(s)")
         paths = "" if self.path_repeats == 1 else f", path examples x{self.path_repeats}"
+        epochs = "" if self.min_epochs is None else f" (at least {self.min_epochs:g} epochs)"
         return (f"lr {self.learning_rate:g}, weight decay {self.weight_decay:g}, {batch}, "
-                f"{self.lr_scheduler}{warm}, {self.max_steps} steps, eval every "
+                f"{self.lr_scheduler}{warm}, {self.max_steps} steps{epochs}, eval every "
                 f"{self.eval_steps}{stop}{paths}")
 
 
 RECIPE_FIELDS = ("learning_rate", "weight_decay", "batch_size", "lr_scheduler", "warmup_ratio",
-                 "max_steps", "eval_steps", "stop_after_train_exact", "path_repeats")
+                 "max_steps", "min_epochs", "eval_steps", "stop_after_train_exact",
+                 "path_repeats")
 """The :class:`TrainConfig` fields a family recipe supplies (the others have plain defaults)."""
 
 _TUNED = ("path-star G(300,5), G(600,5) and G(1200,5), 2 pauses, seeds 100-102 "

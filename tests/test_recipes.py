@@ -133,3 +133,36 @@ def test_weight_decay_spares_norms_biases_and_state_space_parameters(preset):
         assert not names["backbone.norm_f.weight"] and not any(
             decayed for n, decayed in names.items() if n.endswith(("A_log", ".D")))
     assert isinstance(optimizer, torch.optim.Optimizer)
+
+
+def test_min_epochs_raises_the_steps_of_a_big_training_set(tmp_path, capsys):
+    cfg = TrainConfig(model="gpt2-tiny", max_steps=4, batch_size=8, min_epochs=2)
+    assert cfg.train_steps(10) == 4          # 2 epochs of 10 at 8 per step: 3 steps < 4
+    assert cfg.train_steps(100) == 25        # ceil(2 * 100 / 8)
+    assert cfg.train_steps(100, world_size=2) == 13   # 16 examples per step
+    assert TrainConfig(model="gpt2-tiny", max_steps=4, batch_size=None,
+                       min_epochs=3).train_steps(100) == 4   # full batch: a step is an epoch
+    assert TrainConfig(model="gpt2-tiny", max_steps=4, batch_size=8,
+                       min_epochs=None).train_steps(10 ** 6) == 4
+    resolved = cfg.for_training_set(100)
+    assert resolved.max_steps == 25 and resolved.recipe_defaults == cfg.recipe_defaults
+    for bad in (0, -1.0, float("nan"), True, "2"):
+        with pytest.raises(ValueError, match="min_epochs must be a finite number > 0"):
+            TrainConfig(min_epochs=bad)
+    # a run trains, schedules and records the raised step count
+    task = H.build_task("path_star", degree=6, length=3, seed=0)
+    n = task["edges"]["train"].num_rows + task["paths"]["train"].num_rows
+    res = train(task, tmp_path / "run", TrainConfig(
+        model="gpt2-tiny", max_steps=1, eval_steps=100, batch_size=16, min_epochs=2), progress=True)
+    expected = -(-2 * n // 16)
+    assert expected > 1
+    assert f"{expected:,} steps instead of 1" in capsys.readouterr().out
+    run = json.loads((tmp_path / "run" / "geommem_run.json").read_text())
+    assert run["config"]["max_steps"] == expected and run["config"]["min_epochs"] == 2
+    assert json.loads((tmp_path / "run" / "trainer_state.json").read_text())[
+        "global_step"] == expected
+    assert res.history[-1]["step"] == expected  # the final evaluation ran at the last step
+    # the CLI flag
+    args = build_parser().parse_args(["train", "--dataset", "d", "--out", "o",
+                                      "--min-epochs", "150"])
+    assert _train_config(args).min_epochs == 150

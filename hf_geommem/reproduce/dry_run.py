@@ -39,18 +39,19 @@ def step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
         cfg = {k: v for k, v in per_device(spec.config, rank_and_world()[1]).items()
                if k not in ("geometry_points", "save_steps", "stop_after_train_exact")}
         # evaluation capped: the probe times training steps, not the step-0 evaluation
-        cfg.update(max_steps=steps + 1, eval_steps=10 ** 9, eval_max_test_arms=8,
+        cfg.update(max_steps=steps + 1, min_epochs=None, eval_steps=10 ** 9, eval_max_test_arms=8,
                    eval_max_train_arms=8, eval_max_edge_nodes=8)
         train(task, Path(tmp) / "run", TrainConfig(**cfg), overwrite=True, progress=False,
               callbacks=[timer])
     per_step = float(np.mean(timer.times[1:]))  # the first step warms up
     batch = batch_per_device(spec.config.get("batch_size"), n_examples)  # a preset's is global
+    steps = TrainConfig(**spec.config).train_steps(n_examples)  # min_epochs may raise it
     return {"nodes": task.graph.num_nodes if task.graph is not None else None,
-            "examples": n_examples, "steps": spec.config["max_steps"],
-            "epochs": spec.config["max_steps"] * batch / n_examples,
+            "examples": n_examples, "steps": steps,
+            "epochs": steps * batch / n_examples,
             "steps_per_epoch": math.ceil(n_examples / batch),
             "seconds_per_step": per_step,
-            "estimate_hours": per_step * spec.config["max_steps"] / 3600}
+            "estimate_hours": per_step * steps / 3600}
 
 
 def hours(h: float) -> str:

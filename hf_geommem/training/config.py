@@ -4,7 +4,7 @@ names. Light: importing it loads no torch, transformers or datasets (the CLI par
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..presets import PRESETS, RECIPE_FIELDS, recipe_for
@@ -70,11 +70,15 @@ class TrainConfig:
         path_loss: ``"dataset"`` (the dataset's ``loss_mask``), ``"full"`` or ``"first_token"``.
         stage1_steps: ``staged`` only: edge-only steps before the path phase (default half).
         learning_rate, weight_decay, warmup_ratio, lr_scheduler: AdamW and its schedule.
-        max_steps: optimizer steps.
+        max_steps: optimizer steps (at least: ``min_epochs`` may ask for more).
+        min_epochs: ``None``, or the fewest passes over the training set: a run takes
+            ``max(max_steps, ceil(min_epochs * examples / examples per step))`` steps
+            (:meth:`train_steps`), so a bigger graph gets as many epochs as a small one
+            instead of fewer. The run file records the steps taken as ``max_steps``.
         batch_size: examples per device and step; ``None`` is full batch (the whole train set).
         eval_steps: evaluate every this many steps (and at step 0 and the last step).
 
-        The fields of :data:`hf_geommem.presets.RECIPE_FIELDS` (the seven above,
+        The fields of :data:`hf_geommem.presets.RECIPE_FIELDS` (the eight above,
         ``stop_after_train_exact`` and ``path_repeats``) default to the model family's recipe
         (:data:`hf_geommem.presets.RECIPES`, e.g. ``TrainConfig(model="llama-small")`` gets
         Llama's): a value you pass wins. ``recipe_defaults`` (not a field) names the
@@ -113,7 +117,9 @@ class TrainConfig:
     warmup_ratio: float = _flag(FROM_RECIPE, "warmup fraction of the steps")
     lr_scheduler: str = _flag(FROM_RECIPE, "transformers scheduler name: constant, cosine, "
                                            "linear, ...")
-    max_steps: int = _flag(FROM_RECIPE, "optimizer steps")
+    max_steps: int = _flag(FROM_RECIPE, "optimizer steps (at least; see --min-epochs)")
+    min_epochs: float | None = _flag(FROM_RECIPE, "train at least this many epochs (raises "
+                                                  "--max-steps on big training sets)")
     batch_size: int | None = _flag(FROM_RECIPE, "examples per device and step, or 'full' "
                                                 "(whole train set)")
     eval_steps: int = _flag(FROM_RECIPE, "evaluate every N steps")
@@ -188,6 +194,11 @@ class TrainConfig:
         if isinstance(self.path_repeats, bool) or not isinstance(self.path_repeats, int) \
                 or self.path_repeats < 1:
             raise ValueError(f"path_repeats must be an integer >= 1, got {self.path_repeats!r}")
+        if self.min_epochs is not None and not (
+                isinstance(self.min_epochs, (int, float)) and not isinstance(self.min_epochs, bool)
+                and math.isfinite(self.min_epochs) and self.min_epochs > 0):
+            raise ValueError(f"min_epochs must be a finite number > 0 or None, got "
+                             f"{self.min_epochs!r}")
         if self.stop_after_train_exact is not None and self.stop_after_train_exact < 1:
             raise ValueError(f"stop_after_train_exact must be >= 1 or None, got "
                              f"{self.stop_after_train_exact}")
@@ -197,6 +208,29 @@ class TrainConfig:
         if self.output_layer not in OUTPUT_LAYERS:
             raise ValueError(f"output_layer must be one of {list(OUTPUT_LAYERS)}, got "
                              f"{self.output_layer!r}")
+
+    def train_steps(self, num_examples: int, world_size: int = 1) -> int:
+        """Optimizer steps on a training set of ``num_examples`` examples over ``world_size``
+        processes: ``max_steps``, raised to ``ceil(min_epochs * num_examples / per step)``
+        when ``min_epochs`` is set (per step: ``batch_size * world_size``, or every example
+        under full batch)."""
+        if num_examples < 1 or world_size < 1:
+            raise ValueError(f"num_examples and world_size must be >= 1, got {num_examples} "
+                             f"and {world_size}")
+        if self.min_epochs is None:
+            return self.max_steps
+        per_step = num_examples if self.batch_size is None else self.batch_size * world_size
+        return max(self.max_steps, math.ceil(self.min_epochs * num_examples / per_step))
+
+    def for_training_set(self, num_examples: int, world_size: int = 1) -> "TrainConfig":
+        """This config with ``max_steps`` = :meth:`train_steps` (what a run records and
+        schedules with); ``recipe_defaults`` is kept."""
+        steps = self.train_steps(num_examples, world_size)
+        if steps == self.max_steps:
+            return self
+        resolved = replace(self, max_steps=steps)
+        resolved.recipe_defaults = self.recipe_defaults
+        return resolved
 
     @property
     def family(self) -> str:

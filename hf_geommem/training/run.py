@@ -251,6 +251,8 @@ def train(
     tok = task.tokenizer
 
     train_ds, max_len = _training_set(task, config, tok)
+    planned = config.max_steps
+    config = config.for_training_set(len(train_ds), rank_and_world()[1])  # min_epochs
 
     if "paths" not in task and "stop_after_train_exact" in config.recipe_defaults:
         config.stop_after_train_exact = None  # the family's stopping rule needs path examples
@@ -258,6 +260,9 @@ def train(
            "init_model": init_model, "family_recipe": config.recipe_summary()}
     if progress and rank_and_world()[0] == 0:
         print(f"training {config.model}: {config.describe_recipe()}", flush=True)
+        if config.max_steps != planned:
+            print(f"min_epochs {config.min_epochs:g} on {len(train_ds):,} training examples: "
+                  f"{config.max_steps:,} steps instead of {planned:,}", flush=True)
     model = _model(config, init_model, tok, max_len, run)
     _check_model_fits(model, tok, max_len)
 

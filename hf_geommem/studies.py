@@ -174,7 +174,7 @@ def _train_sequence_model(graph: Graph, preset: str, steps: int, lr: float, seed
         cfg = TrainConfig(model=preset, recipe="edges", max_steps=steps, eval_steps=steps,
                           learning_rate=lr, lr_scheduler="cosine", weight_decay=0.0,
                           batch_size=None, warmup_ratio=0.0, stop_after_train_exact=None,
-                          seed=seed)
+                          min_epochs=None, seed=seed)
         res = train(task, d + "/run", cfg, progress=False)
     return node_embeddings(res.model, graph.num_nodes), _model_logits(res.model,
                                                                       graph.num_nodes)

@@ -67,18 +67,20 @@ def test_cli_flags_default_to_the_recipe_and_override_it():
 
 def test_recipe_in_run_file_card_and_start_line(tmp_path, capsys):
     task = H.build_task("path_star", degree=8, length=3, seed=0)
-    cfg = TrainConfig(model="llama-tiny", max_steps=3, eval_steps=3, seed=0)
+    cfg = TrainConfig(model="llama-tiny", max_steps=3, eval_steps=3, min_epochs=None, seed=0)
     res = train(task, tmp_path / "run", cfg, progress=True)
     assert "llama recipe: lr 0.003" in capsys.readouterr().out
     run = json.loads((tmp_path / "run" / "geommem_run.json").read_text())
     assert run["family_recipe"]["family"] == "llama"
-    assert run["family_recipe"]["overridden"] == {"max_steps": 3, "eval_steps": 3}
+    assert run["family_recipe"]["overridden"] == {"max_steps": 3, "min_epochs": None,
+                                                  "eval_steps": 3}
     assert run["config"]["weight_decay"] == recipe_for("llama-tiny").weight_decay
     from hf_geommem.training import finish_run
 
     finish_run(res, task, "g8_3")
     card = (tmp_path / "run" / "README.md").read_text()
-    assert "the `llama` family recipe, overridden: `max_steps` = 3, `eval_steps` = 3" in card
+    assert ("the `llama` family recipe, overridden: `max_steps` = 3, `min_epochs` = None, "
+            "`eval_steps` = 3") in card
     assert f"weight decay {recipe_for('llama-tiny').weight_decay}" in card
 
 

@@ -79,7 +79,7 @@ def _gpt2(steps: int, eval_steps: int, **kw: Any) -> dict:
     family recipe says)."""
     fixed = dict(model="gpt2-small", learning_rate=1e-3, lr_scheduler="constant",
                  weight_decay=0.01, batch_size=None, warmup_ratio=0.0,
-                 stop_after_train_exact=None, path_repeats=1)
+                 stop_after_train_exact=None, path_repeats=1, min_epochs=None)
     return {**fixed, **kw, "max_steps": steps, "eval_steps": eval_steps}
 
 
@@ -97,6 +97,7 @@ REPRODUCTION_PRESETS: dict[str, Preset] = {
                         config=_gpt2(10, 5, model="gpt2-tiny", learning_rate=1e-2,
                                      batch_size=64)),
         edges_only=dict(model="gpt2-tiny", recipe="edges", learning_rate=1e-2, max_steps=20,
+                        min_epochs=None,
                         eval_steps=20),
         node2vec=dict(epochs=300, dim=16), knobs=dict(steps=100, dim=32), probe=None,
         gpt2_seeds=2, geometry_null=160, control_seeds=2, knob_seeds=2),
@@ -113,6 +114,7 @@ REPRODUCTION_PRESETS: dict[str, Preset] = {
                                   num_test=500),
                         config=_gpt2(200, 50, batch_size=128)),
         edges_only=dict(model="gpt2-small", recipe="edges", learning_rate=1e-3, max_steps=50,
+                        min_epochs=None,
                         eval_steps=50),
         node2vec=dict(epochs=10_000, dim=100), knobs=dict(steps=10_000, dim=512),
         # Holm over 31 layers needs n_null >= 2 * 31 / ALPHA - 1 = 2,479 draws before a layer
@@ -127,24 +129,24 @@ REPRODUCTION_PRESETS: dict[str, Preset] = {
         graph=dict(degree=5000, length=5, pauses=5),
         models={"gpt2": dict(model="gpt2-mid", learning_rate=5e-5, weight_decay=0.01,
                              warmup_ratio=0.01, lr_scheduler="cosine", batch_size=1024,
-                             max_steps=86_000, eval_steps=2000, eval_max_test_arms=1024,
+                             max_steps=86_000, min_epochs=None, eval_steps=2000, eval_max_test_arms=1024,
                              save_steps=2000, geometry_points=20),
                 "mamba": dict(model="mamba-mid", learning_rate=5e-5, weight_decay=0.01,
                               warmup_ratio=0.01, lr_scheduler="cosine", batch_size=1024,
-                              max_steps=86_000, eval_steps=2000, eval_max_test_arms=1024,
+                              max_steps=86_000, min_epochs=None, eval_steps=2000, eval_max_test_arms=1024,
                               save_steps=2000, geometry_points=20)},
         controls=dict(model="gpt2-mid", learning_rate=5e-5, weight_decay=0.01,
                       warmup_ratio=0.01, lr_scheduler="cosine", batch_size=1024,
-                      max_steps=86_000, eval_steps=2000, eval_max_test_arms=1024,
+                      max_steps=86_000, min_epochs=None, eval_steps=2000, eval_max_test_arms=1024,
                       save_steps=2000),
         in_context=dict(data=dict(in_context=True, degree=10, length=5, num_train=200_000,
                                   num_test=2000),
                         config=dict(model="gpt2-mid", learning_rate=1e-4, weight_decay=0.01,
                                     warmup_ratio=0.01, lr_scheduler="cosine", batch_size=256,
-                                    max_steps=50_000, eval_steps=2000, save_steps=2000)),
+                                    max_steps=50_000, min_epochs=None, eval_steps=2000, save_steps=2000)),
         edges_only=dict(model="gpt2-mid", recipe="edges", learning_rate=5e-5,
                         lr_scheduler="cosine", batch_size=1024, max_steps=20_000,
-                        eval_steps=2000, save_steps=2000),
+                        min_epochs=None, eval_steps=2000, save_steps=2000),
         node2vec=dict(epochs=10_000, dim=100), knobs=dict(steps=10_000, dim=512),
         probe=dict(model="smollm2", pack="months", n_null=3000),
         gpt2_seeds=3, geometry_null=200),

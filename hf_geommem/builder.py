@@ -28,7 +28,7 @@ from datasets import Dataset, DatasetDict, DatasetInfo, Features
 from datasets.table import InMemoryTable
 
 from . import __version__
-from .files import atomic_output_dir, check_output_dir  # noqa: F401  (re-exported)
+from .files import atomic_output_dir, check_output_dir, push_folder  # noqa: F401  (re-exported)
 from .graphs import Graph, build_graph
 from .tasks import (
     EDGE_FEATURES,
@@ -443,15 +443,10 @@ def load_task(source: str | os.PathLike, configs: list[str] | None = None,
 def push_task(folder: str | os.PathLike, repo_id: str, private: bool = False,
               token: str | None = None, commit_message: str | None = None) -> str:
     """Upload a saved task folder to the Hub as dataset repo ``repo_id``; returns the repo URL."""
-    from huggingface_hub import HfApi
-
     folder = Path(folder)
     _read_card_meta(str(folder), None, None)  # refuse folders that are not tasks
-    api = HfApi(token=token)
-    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                      commit_message=commit_message or "Upload hf_geommem task")
-    return str(url)
+    return push_folder(folder, repo_id, "dataset", private=private, token=token,
+                       commit_message=commit_message or "Upload hf_geommem task")
 
 
 def materialize(builders: dict[str, Callable[[], TaskData]], out_dir: str | os.PathLike,

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .checks import check_int
 from .graphs import Graph
 from .metrics import (ALPHA, leaf_first_hop, memory_verdict, prepare_representations,
                       verdict_scores)
@@ -53,9 +54,7 @@ def binomial_interval(successes: int, trials: int, confidence: float = 0.95
 
 
 def _check_dim(dim: int) -> int:
-    if not isinstance(dim, (int, np.integer)) or dim < 2:
-        raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
-    return int(dim)
+    return check_int("dim", dim, 2)
 
 
 def null_sampler(kind: str, graph: Graph, dim: int = 64, seed: int = 0) -> Sampler:

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 __all__ = ["atomic_output_dir", "check_output_dir", "check_output_path", "write_text_atomic",
-           "share_files", "clean_stale_temps"]
+           "share_files", "clean_stale_temps", "push_folder"]
 
 # what a temp name beside its target looks like: ``.NAME.tmp-PID-HEX`` (folders and files)
 _TMP = ".{name}.tmp-"
@@ -162,3 +162,18 @@ def check_output_dir(folder: str | os.PathLike, overwrite: bool) -> None:
 
 
 # ---------------------------------------------------------------------- build
+
+
+def push_folder(folder: str | os.PathLike, repo_id: str, repo_type: str, private: bool = False,
+                token: str | None = None, commit_message: str | None = None,
+                ignore_patterns: list[str] | None = None) -> str:
+    """The one folder upload to the Hub (tasks, runs): create repo ``repo_id`` of ``repo_type``
+    if needed and upload ``folder`` to it in one commit; returns the repo URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
+                      ignore_patterns=ignore_patterns,
+                      commit_message=commit_message or f"Upload hf_geommem {repo_type}")
+    return str(url)

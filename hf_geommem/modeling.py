@@ -141,12 +141,13 @@ def build_model(
 
 def load_causal_lm(source: Any, **kwargs: Any) -> PreTrainedModel:
     """The one loader of a saved causal LM (a run folder, a checkpoint, ``--init-model``, a Hub
-    id): a missing, truncated or corrupt ``config.json`` / weights file becomes one
-    ``ValueError`` naming the model and what is wrong, not a deep loader traceback."""
+    id, a pretrained checkpoint of the pack test), returned in eval mode: a missing, truncated
+    or corrupt ``config.json`` / weights file becomes one ``ValueError`` naming the model and
+    what is wrong, not a deep loader traceback."""
     from safetensors import SafetensorError
 
     try:
-        return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        return AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
     except (OSError, ValueError, SafetensorError) as exc:
         what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"cannot load the model in {str(source)!r}: {what} (a damaged or "

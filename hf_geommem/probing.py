@@ -276,26 +276,26 @@ def extract_representations(model: Any, tokenizer: Any, entities: Sequence[str],
             pos = entity_token_positions(enc["offset_mapping"], start, start + len(e), position,
                                          text)
             jobs.append((i, enc["input_ids"], pos))
+    from .modeling import model_mode  # (transformers: loaded only when a model is probed)
+
     sums, counts = None, np.zeros(len(entities))
-    was_training = model.training
-    model.eval()
-    for s in range(0, len(jobs), batch_size):
-        chunk = jobs[s:s + batch_size]
-        length = max(len(ids) for _, ids, _ in chunk)
-        ids = torch.full((len(chunk), length), pad, dtype=torch.long)
-        mask = torch.zeros((len(chunk), length), dtype=torch.long)
-        for r, (_, x, _) in enumerate(chunk):
-            ids[r, :len(x)] = torch.tensor(x)
-            mask[r, :len(x)] = 1
-        out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                    output_hidden_states=True)
-        hs = torch.stack([h.float() for h in out.hidden_states])  # (L+1, B, T, W)
-        if sums is None:
-            sums = np.zeros((hs.shape[0], len(entities), hs.shape[-1]))
-        for r, (ent, _, pos) in enumerate(chunk):
-            sums[:, ent] += hs[:, r, pos].mean(dim=1).cpu().numpy()
-            counts[ent] += 1
-    model.train(was_training)
+    with model_mode(model):
+        for s in range(0, len(jobs), batch_size):
+            chunk = jobs[s:s + batch_size]
+            length = max(len(ids) for _, ids, _ in chunk)
+            ids = torch.full((len(chunk), length), pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), length), dtype=torch.long)
+            for r, (_, x, _) in enumerate(chunk):
+                ids[r, :len(x)] = torch.tensor(x)
+                mask[r, :len(x)] = 1
+            out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                        output_hidden_states=True)
+            hs = torch.stack([h.float() for h in out.hidden_states])  # (L+1, B, T, W)
+            if sums is None:
+                sums = np.zeros((hs.shape[0], len(entities), hs.shape[-1]))
+            for r, (ent, _, pos) in enumerate(chunk):
+                sums[:, ent] += hs[:, r, pos].mean(dim=1).cpu().numpy()
+                counts[ent] += 1
     hidden = (sums / counts[None, :, None]).astype(np.float32)
     return Representations(hidden=hidden, position=position, templates=list(templates),
                            model_dtype=str(next(model.parameters()).dtype), precision=precision,
@@ -449,6 +449,4 @@ def load_model(model: str, gguf_file: str | None = None, dtype: torch.dtype = to
     except (OSError, ValueError) as exc:  # a missing GGUF file, a folder without a tokenizer
         raise ValueError(f"cannot load the tokenizer of {model!r}: "
                          f"{str(exc).strip().splitlines()[0]}") from None
-    mdl = load_causal_lm(model, dtype=dtype, **kwargs)
-    mdl.eval()
-    return mdl, tok, precision
+    return load_causal_lm(model, dtype=dtype, **kwargs), tok, precision

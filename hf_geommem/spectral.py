@@ -219,6 +219,29 @@ class AuthorsSpectrum:
     projection_scale: float | None
 
 
+def _authors_inputs(graph: Graph, X: np.ndarray | None, self_loops: bool, drop_top: bool,
+                    tie_tol: float) -> tuple[bool, bool, np.ndarray | None]:
+    """:func:`authors_spectrum`'s arguments checked: ``(self_loops, drop_top, X as float64)``."""
+    self_loops = _check_bool("self_loops", self_loops)
+    drop_top = _check_bool("drop_top", drop_top)
+    if isinstance(tie_tol, bool) or not isinstance(tie_tol, (int, float, np.floating)) \
+            or not np.isfinite(tie_tol) or tie_tol <= 0:
+        raise ValueError(f"tie_tol must be a finite number > 0, got {tie_tol!r}")
+    n = graph.num_nodes
+    if n > DENSE_LIMIT:
+        raise ValueError(f"authors_spectrum decomposes densely; the graph has {n} nodes "
+                         f"(limit {DENSE_LIMIT})")
+    if n < 2 + drop_top:
+        raise ValueError(f"authors_spectrum needs at least {2 + drop_top} nodes, got {n}")
+    if X is not None:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] != n:
+            raise ValueError(f"X must be (num_nodes, dim) = ({n}, m), got shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("X has a non-finite value")
+    return self_loops, drop_top, X
+
+
 def authors_spectrum(graph: Graph, X: np.ndarray | None = None, self_loops: bool = False,
                      drop_top: bool = True, tie_tol: float = 1e-5) -> AuthorsSpectrum:
     """The spectral-bias bars of the authors' tiny-graph notebooks
@@ -256,23 +279,8 @@ def authors_spectrum(graph: Graph, X: np.ndarray | None = None, self_loops: bool
         X: ``(n, m)`` node embeddings, or ``None`` for the graph bars alone.
         self_loops, drop_top: as above. tie_tol: their tie tolerance (> 0).
     """
-    self_loops = _check_bool("self_loops", self_loops)
-    drop_top = _check_bool("drop_top", drop_top)
-    if isinstance(tie_tol, bool) or not isinstance(tie_tol, (int, float, np.floating)) \
-            or not np.isfinite(tie_tol) or tie_tol <= 0:
-        raise ValueError(f"tie_tol must be a finite number > 0, got {tie_tol!r}")
+    self_loops, drop_top, X = _authors_inputs(graph, X, self_loops, drop_top, tie_tol)
     n = graph.num_nodes
-    if n > DENSE_LIMIT:
-        raise ValueError(f"authors_spectrum decomposes densely; the graph has {n} nodes "
-                         f"(limit {DENSE_LIMIT})")
-    if n < 2 + drop_top:
-        raise ValueError(f"authors_spectrum needs at least {2 + drop_top} nodes, got {n}")
-    if X is not None:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] != n:
-            raise ValueError(f"X must be (num_nodes, dim) = ({n}, m), got shape {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X has a non-finite value")
     a = graph.adjacency().toarray().astype(np.float64)
     if self_loops:
         a[np.arange(n), np.arange(n)] = 1.0

@@ -31,7 +31,8 @@ from .metrics import (geometric_level, memory_verdict, skewed_low_rank_margin,
 from .node2vec import Node2VecConfig, record_schedule, train_node2vec
 from .spectral import laplacian_embedding
 
-__all__ = ["LinearRun", "train_linear", "score_memory", "tiny_study", "knob_study",
+__all__ = ["LinearRun", "train_linear", "geometry_scores", "node2vec_embedding", "score_memory",
+           "tiny_study", "knob_study",
            "knob_agrees", "timing_contrast", "TINY_MODELS", "KNOBS"]
 
 TINY_MODELS = ("associative", "node2vec", "laplacian", "transformer", "linear", "mamba")
@@ -129,21 +130,43 @@ def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 200
                      time.perf_counter() - t0)
 
 
+def geometry_scores(X: np.ndarray, graph: Graph, n_null: int = 200, seed: int = 0,
+                    k: int = 2) -> dict[str, Any]:
+    """The geometry of node embeddings ``X``, each score with its ``n_null`` shuffled-node null:
+    :func:`~hf_geommem.metrics.verdict_scores` (geometric level, Dirichlet energy), the spectral
+    energy fraction of the ``k`` smoothest directions (``"spectral_fraction"``), the spectral
+    profile (``"spectral_top_mass"``) and the verdict of those scores (``"verdict"``). The one
+    scoring of an embedding's geometry shared by the studies and the reproduction (Node2Vec)."""
+    scores = verdict_scores(X, graph, n_null, seed)
+    return {**scores,
+            "spectral_fraction": spectral_energy_fraction(X, graph, k=k, n_null=n_null,
+                                                          seed=seed),
+            "spectral_top_mass": spectral_profile(X, graph, n_null=n_null, seed=seed),
+            "verdict": memory_verdict(**scores)}
+
+
+def node2vec_embedding(graph: Graph, epochs: int, seed: int, dim: int | None = None
+                       ) -> np.ndarray:
+    """Node2Vec's ``V`` of ``graph`` after ``epochs`` full-batch steps (``dim``: the config's
+    default width when None), no history kept."""
+    extra = {} if dim is None else {"dim": dim}
+    return train_node2vec(graph, Node2VecConfig(epochs=epochs, seed=seed, keep_embeddings=False,
+                                                **extra)).V
+
+
 def score_memory(X: np.ndarray, graph: Graph, logits: np.ndarray | None = None,
                  n_null: int = 200, seed: int = 0, k: int = 2,
                  self_edges: bool = False) -> dict[str, Any]:
     """Memorization and geometry of node embeddings ``X`` (and, if given, the model's
-    ``logits`` over nodes): top-k recovery, geometric level, Dirichlet energy, spectral energy
-    fraction (``k`` smoothest directions), spectral top mass, each geometry score with its
-    null, and the verdict of :func:`~hf_geommem.metrics.memory_verdict` (from
-    :func:`~hf_geommem.metrics.verdict_scores`, like every verdict of the library)."""
+    ``logits`` over nodes): top-k recovery and :func:`geometry_scores` (geometric level,
+    Dirichlet energy, spectral energy fraction of the ``k`` smoothest directions, spectral top
+    mass, each with its null, and the verdict of :func:`~hf_geommem.metrics.memory_verdict`
+    from :func:`~hf_geommem.metrics.verdict_scores`, like every verdict of the library)."""
     rec = topk_edge_recovery(X, graph, logits=logits, n_null=0,
                              self_edges=self_edges and logits is not None).value
-    scores = verdict_scores(X, graph, n_null, seed)
-    gl, de = scores["geometric_level"], scores["dirichlet_energy"]
-    sk = spectral_energy_fraction(X, graph, k=k, n_null=n_null, seed=seed)
-    sp = spectral_profile(X, graph, n_null=n_null, seed=seed)
-    verdict = memory_verdict(**scores)
+    geo = geometry_scores(X, graph, n_null, seed, k)
+    gl, de = geo["geometric_level"], geo["dirichlet_energy"]
+    sk, sp, verdict = geo["spectral_fraction"], geo["spectral_top_mass"], geo["verdict"]
     return {"topk_recovery": rec, "geometric_level": gl.value, "geometric_level_null_high":
             gl.null_high, "dirichlet_energy": de.value, "dirichlet_energy_null_low":
             de.null_low, "spectral_fraction": sk.value, "spectral_fraction_null_high":
@@ -213,8 +236,7 @@ def tiny_study(graphs: dict[str, Graph] | None = None, models: tuple[str, ...] =
                                    freeze_embeddings=True, seed=seed, self_edges=self_edges)
                 X, logits = run.E, run.E @ run.W @ run.E.T
             elif model == "node2vec":
-                X = train_node2vec(g, Node2VecConfig(epochs=node2vec_epochs, seed=seed,
-                                                     keep_embeddings=False)).V
+                X = node2vec_embedding(g, node2vec_epochs, seed)
             elif model == "laplacian":
                 X = references[gname]
             elif model == "linear":

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from datasets import ClassLabel, Features, List, Value
 
-from .graphs import Graph, graph_from_tree_arrays, path_star
+from .checks import check_int
+from .graphs import Graph, graph_from_table, path_star
 from .tokenization import (
     EDGE,
     GOAL,
@@ -145,9 +145,7 @@ class PathTaskConfig:
         _choice("path direction", self.direction, ("forward", "reverse"))
         _choice("path target", self.target, ("full", "first_token"))
         _choice("split_by", self.split_by, ("leaf", "subtree"))
-        if isinstance(self.num_pauses, bool) or not isinstance(self.num_pauses, int) \
-                or self.num_pauses < 0:
-            raise ValueError(f"num_pauses must be an integer >= 0, got {self.num_pauses!r}")
+        check_int("num_pauses", self.num_pauses, 0)
         if not 0.0 < float(self.train_fraction) < 1.0:
             raise ValueError(
                 f"train_fraction must be strictly between 0 and 1, got {self.train_fraction}"
@@ -177,9 +175,7 @@ class InContextConfig:
         path_star(self.degree, self.length, canonical_ids=True)  # validates degree/length
         n = self.degree * (self.length - 1) + 1
         for name in ("num_train", "num_test"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+            check_int(name, getattr(self, name))
         if self.num_node_ids < n:
             raise ValueError(
                 f"num_node_ids must be >= the {n} nodes of G({self.degree}, {self.length}), "
@@ -377,30 +373,3 @@ def graph_table(graph: Graph) -> pa.Table:
         "component": graph.components(),
         "degree": graph.degrees,
     }, GRAPH_FEATURES)
-
-
-def graph_from_table(table: Any, family: str = "user", params: dict | None = None) -> Graph:
-    """Rebuild a :class:`Graph` from a :func:`graph_table` (a ``pa.Table``, a
-    ``datasets.Dataset`` of the ``graph`` config, or a ``DatasetDict`` holding it)."""
-    if hasattr(table, "keys") and not isinstance(table, pa.Table) and "nodes" in table:
-        table = table["nodes"]  # the DatasetDict of the graph config
-    if hasattr(table, "data") and hasattr(table.data, "table"):  # datasets.Dataset
-        table = table.with_format(None).data.table
-    if not isinstance(table, pa.Table):
-        raise TypeError(f"expected a graph table or Dataset, got {type(table).__name__}")
-    missing = set(GRAPH_FEATURES) - set(table.column_names)
-    if missing:
-        raise ValueError(f"not a graph table: missing columns {sorted(missing)}")
-    node = table.column("node").to_numpy()
-    n = len(node)
-    if not np.array_equal(node, np.arange(n)):
-        raise ValueError("graph table rows must be nodes 0..n-1 in order")
-    parent = table.column("parent").to_numpy()
-    params = dict(params or {})
-    if (parent >= 0).any():  # rooted: parent/depth/branch carry everything
-        return graph_from_tree_arrays(parent.copy(), table.column("depth").to_numpy().copy(),
-                                      table.column("branch").to_numpy().copy(), family, params)
-    nb = table.column("neighbors").combine_chunks()
-    counts = pc.list_value_length(nb).to_numpy(zero_copy_only=False).astype(np.int64)
-    edges = np.stack([np.repeat(node, counts), nb.flatten().to_numpy()], axis=1)
-    return Graph(num_nodes=n, edges=edges, family=family, params=params)

@@ -47,8 +47,8 @@ def test_build_edge_list_and_in_context(tmp_path):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["path-star", "--degree", "0", "--length", "5"], "degree must be >= 1, got 0"),
-    (["path-star", "--degree", "3", "--length", "1"], "must be >= 2, got 1"),
+    (["path-star", "--degree", "0", "--length", "5"], "degree must be an integer >= 1, got 0"),
+    (["path-star", "--degree", "3", "--length", "1"], "must be an integer >= 2, got 1"),
     (["path-star", "--degree", "3", "--length", "3", "--train-fraction", "0.9"],
      "3 train / 0 test"),
     (["edge-list", "--file", "EDGES", "--root", "0"], "2 components"),

@@ -123,11 +123,11 @@ def test_from_networkx_same_rule_as_edge_list():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: G.path_star(0, 5), "degree must be >= 1, got 0"),
-    (lambda: G.path_star(3, 1), "length .* must be >= 2, got 1"),
-    (lambda: G.tree_star(2, 1), "must be >= 2"),
+    (lambda: G.path_star(0, 5), "degree must be an integer >= 1, got 0"),
+    (lambda: G.path_star(3, 1), "length .* must be an integer >= 2, got 1"),
+    (lambda: G.tree_star(2, 1), "must be an integer >= 2"),
     (lambda: G.cycle(2), "cycle length.* >= 3"),
-    (lambda: G.grid(0, 3), "rows must be >= 1"),
+    (lambda: G.grid(0, 3), "rows must be an integer >= 1"),
     (lambda: G.build_graph("moebius", n=3), "unknown graph family 'moebius'"),
     (lambda: G.path_star(2.5, 3), "must be an integer"),
 ])

@@ -27,3 +27,40 @@ def test_old_import_paths_keep_working():
     assert GeometryCallback is cb and callable(record_schedule) and GeometryRecorder
     assert PACK_TEMPLATES["months"] and callable(plot_ablation_curve)
     assert "smoke" in PRESETS and RunSpec and run_reproduction and update_readme
+
+
+def test_moved_names_keep_their_old_paths():
+    import hf_geommem
+    from hf_geommem import graphs, tasks
+    from hf_geommem.graphs import (GRAPH_COLUMNS, GRAPH_FAMILIES, Graph, build_graph, cycle,
+                                   erdos_renyi, from_edge_list, from_networkx, graph_from_table,
+                                   graph_from_tree_arrays, grid, irregular16, path_star,
+                                   random_regular, read_edge_file, tiny_graphs, tree_star)
+    from hf_geommem.training import push_run
+    from hf_geommem.training.run import push_run as old_push_run
+    from hf_geommem.training.run_folder import push_run as new_push_run
+
+    assert Graph is graphs.graph.Graph and path_star is graphs.families.path_star
+    assert from_edge_list is graphs.user.from_edge_list and hf_geommem.Graph is Graph
+    assert tasks.graph_from_table is graph_from_table  # tasks re-exports it, graphs holds it
+    assert tuple(tasks.GRAPH_FEATURES) == GRAPH_COLUMNS
+    assert push_run is old_push_run is new_push_run
+    assert set(GRAPH_FAMILIES) >= {"path_star", "tree_star", "grid", "cycle"}
+    assert all(callable(f) for f in (build_graph, cycle, erdos_renyi, from_networkx,
+                                     graph_from_tree_arrays, grid, irregular16, random_regular,
+                                     read_edge_file, tiny_graphs, tree_star))
+
+
+@pytest.mark.parametrize("args,match", [
+    (("k", 0), "k must be an integer >= 1, got 0"),
+    (("k", 2.0), "k must be an integer >= 1, got 2.0"),
+    (("flag", True), "flag must be an integer >= 1, got True"),
+    (("layer", 5, 0, 3, " for this model"), "layer must be an integer in 0..3 for this model, "
+                                            "got 5"),
+])
+def test_one_integer_validator(args, match):
+    from hf_geommem.checks import check_int
+
+    with pytest.raises(ValueError, match=match):
+        check_int(*args)
+    assert check_int("k", 3) == 3 and type(check_int("k", __import__("numpy").int64(3))) is int

@@ -40,7 +40,7 @@ trained run), :mod:`.pretrained` (the probe-pack test); the figure is
 
 from __future__ import annotations
 
-from ..plotting import plot_ablation_curve
+from ..lazy import lazy_getattr
 from .directions import ABLATION_METHODS, geometric_directions, random_frames
 from .pathstar import DEFAULT_K, ablation_curve, ablation_test, geometry_use, stand_in_test
 from .pretrained import PACK_TEMPLATES, _answer_tokens, pack_answers, pack_stand_in_test  # noqa: F401
@@ -64,3 +64,6 @@ __all__ = [
     "DEFAULT_K",
     "PACK_TEMPLATES",
 ]
+
+# the figure's old home: loaded from plotting (a face, above this room) only when asked for
+__getattr__ = lazy_getattr(__name__, {"plot_ablation_curve": ".plotting"}, globals())

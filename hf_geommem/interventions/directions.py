@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
+
 __all__ = ["ABLATION_METHODS", "geometric_directions", "random_frames", "variance_share"]
 
 ABLATION_METHODS = ("arm-means", "laplacian")
 
 
 def _check_k(k: int, limit: int, what: str) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= limit:
-        raise ValueError(f"k must be an integer in 1..{limit} ({what}), got {k!r}")
-    return int(k)
+    return check_int("k", k, 1, limit, f" ({what})")
 
 
 def geometric_directions(R: np.ndarray, graph: Any, k: int, method: str = "arm-means"

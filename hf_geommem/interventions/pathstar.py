@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..checks import check_int
 from ..metrics import accuracy_p, null_score, significant
 from ..tokenization import NUM_SPECIAL_TOKENS
 from .directions import geometric_directions, random_frames, variance_share
@@ -136,8 +137,7 @@ def _ablate_at(model: Any, tok: Any, ds: Any, R: np.ndarray, graph: Any, k: int,
 
 
 def _check_common(n_null: int, positions: str, batch_size: int) -> None:
-    if not isinstance(n_null, (int, np.integer)) or n_null < 0:
-        raise ValueError(f"n_null must be an integer >= 0, got {n_null!r}")
+    check_int("n_null", n_null, 0)
     if positions not in ("source", "all"):
         raise ValueError(f"positions must be 'source' or 'all', got {positions!r}")
     if batch_size < 1:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checks import check_int
 from ..metrics import accuracy_p, null_score, significant
 from ..modeling import model_mode
 from .sites import patch_site, site_module
@@ -74,8 +75,7 @@ def _check_pack_test(tokenizer: Any, template: str, n_null: int, model: Any, lay
         raise ValueError(f"template must contain exactly one '{{}}', got {template!r}")
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("pack_stand_in_test needs a fast tokenizer (character offsets)")
-    if not isinstance(n_null, (int, np.integer)) or n_null < 0:
-        raise ValueError(f"n_null must be an integer >= 0, got {n_null!r}")
+    check_int("n_null", n_null, 0)
     site_module(model, layer)  # validates the layer
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from ..checks import check_int
 from ..modeling import model_mode, node_embeddings
 from ..tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKEN_IDS
 
@@ -49,9 +50,7 @@ def site_module(model: Any, layer: int) -> torch.nn.Module:
     """The module whose output is the site ``layer``: the input embedding for 0, decoder block
     ``layer`` (1-based) otherwise."""
     n = num_layers(model)
-    if not isinstance(layer, (int, np.integer)) or not 0 <= layer <= n:
-        raise ValueError(f"layer must be an integer in 0..{n} for this model ({n} decoder "
-                         f"blocks), got {layer!r}")
+    check_int("layer", layer, 0, n, f" for this model ({n} decoder blocks)")
     if layer == 0:
         return model.get_input_embeddings()
     return _decoder_blocks(model)[int(layer) - 1]

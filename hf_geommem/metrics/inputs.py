@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graphs import Graph, from_edge_list, from_networkx
+from ..graphs import Graph, from_edge_list, from_networkx, graph_from_table
 
 __all__ = ["as_graph", "as_representations", "prepare_representations"]
 
@@ -28,8 +28,6 @@ def as_graph(graph: Any, num_nodes: int | None = None) -> Graph:
     if hasattr(graph, "nodes") and hasattr(graph, "edges") and callable(graph.nodes):
         return from_networkx(graph)
     if hasattr(graph, "column_names") or (hasattr(graph, "keys") and "nodes" in graph):
-        from ..tasks import graph_from_table
-
         return graph_from_table(graph)
     edges = np.asarray(graph)
     if edges.ndim == 2 and edges.shape[1] == 2:
@@ -80,13 +78,6 @@ def prepare_representations(X: Any, standardize: bool = False,
         u, s, _ = np.linalg.svd(Xc, full_matrices=False)
         X = u[:, :n_components] * s[:n_components]
     return X
-
-
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    """``value`` as an int >= ``low``, or a ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 ZERO_ROW_TOL = 1e-8  # a row below this times the largest row norm has no direction

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
 from ..graphs import Graph
-from .inputs import _BLOCK, _check_int, _inputs, _unit_rows
+from .inputs import _BLOCK, _inputs, _unit_rows
 from .nulls import Score, _with_null
 
 __all__ = ["leaf_first_hop", "path_distance_matrix"]
@@ -85,7 +86,7 @@ def path_distance_matrix(X: Any, graph: Any, arms: np.ndarray | None = None,
     the non-root nodes of arms ``i`` and ``j`` (distinct nodes on the diagonal). The score is
     the inter-arm minus intra-arm mean distance (> 0: arms cluster; 0 at chance).
     ``details["matrix"]`` is the matrix of the first ``max_arms`` arms (a seeded sample)."""
-    max_arms = _check_int("max_arms", max_arms, 2)
+    max_arms = check_int("max_arms", max_arms, 2)
     X, g = _inputs(X, graph)
     A = _arms(g, arms)
     if A.shape[0] < 2 or A.shape[1] < 2:

@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .inputs import _BLOCK, _check_int, _inputs, _undirected_pairs, _unit_rows, as_representations
+from ..checks import check_int
+from .inputs import _BLOCK, _inputs, _undirected_pairs, _unit_rows, as_representations
 from .nulls import Score, _with_null
 
 __all__ = ["edge_recovery_from_topk", "topk_edge_recovery", "knn_edge_recall",
@@ -129,7 +130,7 @@ def topk_edge_recovery(X: Any, graph: Any, k_max: int = 5, self_edges: bool = Fa
     if per not in ("node", "directed_edge", "node_degree"):
         raise ValueError(f"per must be 'node', 'directed_edge' or 'node_degree', got {per!r}")
     rank_self = self_edges if rank_self is None else bool(rank_self)
-    k_max = _check_int("k_max", k_max)
+    k_max = check_int("k_max", k_max)
     if X is None and logits is None:
         raise ValueError("topk_edge_recovery needs X (embeddings) or logits")
     X, g = _inputs(X if X is not None else logits, graph)
@@ -180,7 +181,7 @@ def knn_edge_recall(X: Any, graph: Any, k_max: int = 10, n_null: int = 100, seed
     """kNN edge recall: for each node ``u`` the share of its graph neighbours among its
     ``min(deg(u), k_max)`` nearest nodes by cosine similarity (itself excluded). Best 1.0.
     ``max_queries`` caps the evaluated nodes (seeded sample)."""
-    k_max = _check_int("k_max", k_max)
+    k_max = check_int("k_max", k_max)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     Xn = _unit_rows(X, "knn_edge_recall").astype(np.float32)
@@ -214,7 +215,7 @@ def link_prediction_auc(X: Any, graph: Any, max_pairs: int = 20_000, n_null: int
                         seed: int = 0) -> Score:
     """Link-prediction AUC: cosine similarity separating edges from random non-adjacent pairs
     (up to ``max_pairs`` of each, seeded). 0.5 at chance, best 1.0."""
-    max_pairs = _check_int("max_pairs", max_pairs)
+    max_pairs = check_int("max_pairs", max_pairs)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     Xn = _unit_rows(X, "link_prediction_auc").astype(np.float32)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
 from ..graphs import Graph
 from ..spectral import (
     DENSE_LIMIT,
@@ -16,7 +17,7 @@ from ..spectral import (
     paper_laplacian,
     smallest_eigenvectors,
 )
-from .inputs import _check_int, _inputs, _undirected_pairs, _unit_rows
+from .inputs import _inputs, _undirected_pairs, _unit_rows
 from .nulls import Score, _edge_dot_null, _with_null
 
 # eigenpairs asked of ARPACK beyond the k + 1 needed, so the k-th eigenvalue's whole eigenspace
@@ -154,9 +155,9 @@ def spectral_profile(X: Any, graph: Any, k: int | None = None, top_groups: int =
         (p per group, unnormalized: ``||X^T E_g||_F`` for the group's eigenvectors ``E_g``),
         ``group_sizes``.
     """
-    top_groups = _check_int("top_groups", top_groups)
+    top_groups = check_int("top_groups", top_groups)
     if k is not None:
-        k = _check_int("k", k, 2)
+        k = check_int("k", k, 2)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     lap = paper_laplacian(g, self_loops=self_loops)
@@ -211,8 +212,8 @@ def distance_correlation(X: Any, graph: Any, n_sources: int = 64,
     from scipy.sparse.csgraph import shortest_path
     from scipy.stats import spearmanr
 
-    n_sources = _check_int("n_sources", n_sources)
-    targets_per_source = _check_int("targets_per_source", targets_per_source)
+    n_sources = check_int("n_sources", n_sources)
+    targets_per_source = check_int("targets_per_source", targets_per_source)
     X, g = _inputs(X, graph)
     n = g.num_nodes
     if metric not in ("cosine", "euclidean"):

@@ -138,22 +138,18 @@ def _execute_train(spec: RunSpec, run_dir: Path, data_root: Path, n_null: int,
 
 def _execute_node2vec(spec: RunSpec) -> dict[str, Any]:
     from ..graphs import tiny_graphs
-    from ..metrics import memory_verdict, spectral_energy_fraction, spectral_profile, \
-        verdict_scores
-    from ..node2vec import Node2VecConfig, train_node2vec
+    from ..studies import geometry_scores, node2vec_embedding
 
     rows = {}
     for name, g in tiny_graphs(0).items():
-        res = train_node2vec(g, Node2VecConfig(epochs=spec.config["epochs"],
-                                               dim=spec.config["dim"], seed=spec.seed,
-                                               keep_embeddings=False))
-        sp = spectral_profile(res.V, g, n_null=200, seed=spec.seed)
-        scores = verdict_scores(res.V, g, 200, spec.seed)
-        sk = spectral_energy_fraction(res.V, g, k=2, n_null=200, seed=spec.seed)
+        V = node2vec_embedding(g, spec.config["epochs"], spec.seed, dim=spec.config["dim"])
+        geo = geometry_scores(V, g, n_null=200, seed=spec.seed, k=2)
+        sp = geo["spectral_top_mass"]
         rows[name] = {"top_mass": {**sp.as_dict(), "significant": sp.significant},
-                      "geometric_level": scores["geometric_level"].value,
-                      "dirichlet_energy": scores["dirichlet_energy"].value,
-                      "spectral_fraction": sk.value, "verdict": memory_verdict(**scores),
+                      "geometric_level": geo["geometric_level"].value,
+                      "dirichlet_energy": geo["dirichlet_energy"].value,
+                      "spectral_fraction": geo["spectral_fraction"].value,
+                      "verdict": geo["verdict"],
                       "spectrum": sp.details["spectrum"].tolist(),
                       "profile": sp.details["profile"].tolist()}
     return {"graphs": rows}

@@ -46,7 +46,7 @@ _WHERE = {
     "load_run": "run_folder",
     "TrainResult": "run", "train": "run", "finish_run": "run",
     "end_distributed": "run", "rank_and_world": "run",
-    "last_complete_checkpoint": "checkpoints", "read_metrics": "checkpoints", "push_run": "run",
+    "last_complete_checkpoint": "checkpoints", "read_metrics": "checkpoints", "push_run": "run_folder",
     "run_task": "run_folder", "check_run_dataset": "run_folder", "load_run_model": "run_folder",
     "read_run_json": "run_folder",
 }

@@ -10,6 +10,7 @@ import torch
 from datasets import Dataset
 
 from ..metrics import edge_recovery_from_topk
+from ..modeling import model_mode
 from ..tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKEN_IDS
 from .data import column
 
@@ -44,24 +45,22 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
     forced = np.full_like(target_arr, -2)
     lengths = np.array([len(p) for p in prompts])
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    for length in np.unique(lengths):
-        rows = np.flatnonzero(lengths == length)
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
-            ids = torch.tensor([prompts[i] for i in chunk], dtype=torch.long, device=device)
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                 max_new_tokens=t_len, min_new_tokens=t_len, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=None, num_beams=1)
-            gen = out[:, length:].cpu().numpy()
-            pred[chunk, :gen.shape[1]] = gen
-            full = torch.cat([ids, torch.as_tensor(np.maximum(target_arr[chunk], 0),
-                                                   device=device)], dim=1)
-            logits = model(input_ids=full, attention_mask=torch.ones_like(full)).logits
-            forced[chunk] = logits[:, length - 1:length - 1 + t_len].argmax(-1).cpu().numpy()
-    model.train(was_training)
+    with model_mode(model):
+        for length in np.unique(lengths):
+            rows = np.flatnonzero(lengths == length)
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start:start + batch_size]
+                ids = torch.tensor([prompts[i] for i in chunk], dtype=torch.long, device=device)
+                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                     max_new_tokens=t_len, min_new_tokens=t_len, do_sample=False,
+                                     pad_token_id=tokenizer.pad_token_id,
+                                     eos_token_id=None, num_beams=1)
+                gen = out[:, length:].cpu().numpy()
+                pred[chunk, :gen.shape[1]] = gen
+                full = torch.cat([ids, torch.as_tensor(np.maximum(target_arr[chunk], 0),
+                                                       device=device)], dim=1)
+                logits = model(input_ids=full, attention_mask=torch.ones_like(full)).logits
+                forced[chunk] = logits[:, length - 1:length - 1 + t_len].argmax(-1).cpu().numpy()
     valid = target_arr >= 0
     correct = (pred == target_arr) | ~valid
     per_pos = [(correct[:, j] & valid[:, j]).sum() / max(valid[:, j].sum(), 1)
@@ -85,9 +84,7 @@ def edge_query_logits(model: Any, nodes: np.ndarray, num_nodes: int, batch_size:
     while iterating."""
     ids_edge = SPECIAL_TOKEN_IDS["[EDGE]"]
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with model_mode(model):
         for start in range(0, len(nodes), batch_size):
             chunk = np.asarray(nodes[start:start + batch_size])
             ids = torch.stack([torch.full((len(chunk),), ids_edge),
@@ -95,8 +92,6 @@ def edge_query_logits(model: Any, nodes: np.ndarray, num_nodes: int, batch_size:
             logits = model(input_ids=ids).logits[:, -1, NUM_SPECIAL_TOKENS:
                                                   NUM_SPECIAL_TOKENS + num_nodes]
             yield chunk, logits.float()
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from transformers import TrainingArguments
 from ..builder import TaskData, load_task
 from ..files import share_files
 from ..machine import cpu_environment
-from ..modeling import PRESETS, build_model, load_causal_lm
+from ..modeling import PRESETS, build_model, load_causal_lm, model_mode
 from .callbacks import GraphEvalCallback, _RunFileCallback
 from .config import GEOMETRY_FILE, METRICS_FILE, RUN_FILE, TrainConfig
 from .data import (AnswerOnlyCollator, batch_per_device, column, tokenize_config,
@@ -27,7 +27,7 @@ from .data import (AnswerOnlyCollator, batch_per_device, column, tokenize_config
 from .decoding import evaluate_edges
 from .checkpoints import (_checkpoint_step, _restart_check, _truncate_metrics,  # noqa: F401
                           last_complete_checkpoint, read_metrics)
-from .run_folder import RUN_ENV_FILE
+from .run_folder import RUN_ENV_FILE, push_run  # noqa: F401  (its old home)
 from .memory import MicroBatchPlan, peak_rss_gb, plan_micro_batches, step_cost
 from .trainer import GraphTrainer, NonFiniteLossError, batch_loss
 
@@ -386,13 +386,11 @@ def _memory_plan(model: Any, train_ds: Any, collator: AnswerOnlyCollator, config
             return batch_loss(model, b, int((b["labels"][:, 1:] != -100).sum()),
                               config.output_layer)
 
-        was_training = model.training
-        model.train()
-        with torch.random.fork_rng(devices=[]):  # e.g. dropout must not shift the run's RNG
+        # train mode (e.g. dropout), which must not shift the run's RNG
+        with model_mode(model, training=True), torch.random.fork_rng(devices=[]):
             per_token, fixed = step_cost(loss_for, lengths,
                                          {p.untyped_storage().data_ptr() for p in params},
                                          config.seed)
-        model.train(was_training)
     return plan_micro_batches(batch, lengths, per_token, fixed, param_bytes,
                               config.memory_budget_gb, whole_epoch)
 
@@ -454,21 +452,3 @@ def end_distributed(wait: bool = True) -> None:
         if wait:
             dist.barrier()
         dist.destroy_process_group()
-
-
-def push_run(run_dir: str | os.PathLike, repo_id: str, private: bool = False,
-             token: str | None = None, commit_message: str | None = None) -> str:
-    """Upload a finished run folder (model, tokenizer, generation config, card, metrics) as
-    model repo ``repo_id``; checkpoints stay local. Returns the repo URL."""
-    from huggingface_hub import HfApi
-
-    run_dir = Path(run_dir)
-    if not (run_dir / RUN_FILE).is_file() or not (run_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{str(run_dir)!r} is not a finished hf_geommem run (no "
-                                f"{RUN_FILE} or config.json)")
-    api = HfApi(token=token)
-    url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(run_dir), repo_id=repo_id, repo_type="model",
-                      ignore_patterns=["checkpoint-*", "checkpoint-*/**"],
-                      commit_message=commit_message or "Upload hf_geommem run")
-    return str(url)

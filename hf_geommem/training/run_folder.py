@@ -10,10 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..files import push_folder
 from .config import RUN_FILE
 
 __all__ = ["RUN_ENV_FILE", "read_run_json", "recorded_dataset", "run_task", "check_run_dataset",
-           "load_run_model", "run_folder", "load_run"]
+           "load_run_model", "run_folder", "load_run", "push_run"]
 
 RUN_ENV_FILE = "run_env.json"
 
@@ -82,15 +83,11 @@ def run_task(run_dir: str | os.PathLike, dataset: str | None = None) -> Any:
 
 
 def load_run_model(run_dir: str | os.PathLike) -> Any:
-    """The saved model of a run folder, in eval mode (damaged files: one clear error)."""
+    """The saved model of a run folder, in eval mode (damaged files: one clear error), through
+    the one loader :func:`~hf_geommem.modeling.load_causal_lm`."""
     import hf_geommem.modeling as modeling  # registers the linear network with the Auto classes
 
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise FileNotFoundError(f"run folder {str(run)!r} does not exist")
-    model = modeling.load_causal_lm(run)
-    model.eval()
-    return model
+    return modeling.load_causal_lm(run_folder(run_dir))
 
 
 def run_folder(run_dir: str | os.PathLike) -> Path:
@@ -109,3 +106,16 @@ def load_run(run_dir: str | os.PathLike, dataset: str | None = None) -> tuple[An
     run = run_folder(run_dir)
     task = run_task(run, dataset)
     return load_run_model(run), task
+
+
+def push_run(run_dir: str | os.PathLike, repo_id: str, private: bool = False,
+             token: str | None = None, commit_message: str | None = None) -> str:
+    """Upload a finished run folder (model, tokenizer, generation config, card, metrics) as
+    model repo ``repo_id``; checkpoints stay local. Returns the repo URL."""
+    run_dir = Path(run_dir)
+    if not (run_dir / RUN_FILE).is_file() or not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a finished hf_geommem run (no "
+                                f"{RUN_FILE} or config.json)")
+    return push_folder(run_dir, repo_id, "model", private=private, token=token,
+                       commit_message=commit_message or "Upload hf_geommem run",
+                       ignore_patterns=["checkpoint-*", "checkpoint-*/**"])

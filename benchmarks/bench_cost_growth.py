@@ -6,8 +6,9 @@
 For d in 500, 1000, 2000, 5000, 10000 (gpt2-small, 2 pause tokens, seed 0), one process:
 
 * build: ``build_task`` + ``save_to_folder`` (Parquet, card);
-* epoch: one full-batch ``train()`` step at default settings (the full batch is the epoch;
-  chunked output layer, 4 GB memory budget), timed from inside the Trainer loop;
+* epoch: one full-batch ``train()`` step (``batch_size=None``: the full batch is the epoch;
+  otherwise default settings: chunked output layer, 4 GB memory budget), timed from inside
+  the Trainer loop;
 * evaluation: greedy decoding of 500 arms' paths (held-out arms first, then training arms where
   d/4 < 500);
 * geometry: ``trained_geometry`` of the trained embeddings on the held-out arms, 200 null draws;
@@ -67,7 +68,8 @@ def one_degree(d: int, pauses: int, model: str, work: Path) -> dict:
     task, row["build"] = measure(build)
     timer = CpuStepTimer()
     res, row["epoch_call"] = measure(lambda: train(
-        task, work / f"run{d}", TrainConfig(model=model, max_steps=1, eval_steps=10**6,
+        task, work / f"run{d}", TrainConfig(model=model, max_steps=1, batch_size=None,
+                                            min_epochs=None, eval_steps=10**6,
                                             eval_max_test_arms=8, eval_max_train_arms=8,
                                             eval_max_edge_nodes=8),
         progress=False, overwrite=True, callbacks=[timer]))

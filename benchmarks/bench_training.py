@@ -113,6 +113,7 @@ def full_batch_step(args: argparse.Namespace) -> dict:
     timer = CpuStepTimer()
     with tempfile.TemporaryDirectory() as d:
         res = train(task, d + "/run", TrainConfig(model=args.model, max_steps=args.steps,
+                                                  min_epochs=None,
                                                   eval_steps=10**6, eval_max_test_arms=16,
                                                   eval_max_train_arms=16,
                                                   eval_max_edge_nodes=16),
@@ -260,7 +261,8 @@ def main() -> None:
 
         with mock.patch.object(hg.training.GraphTrainer, "__init__", init):
             train(task, d + "/run", TrainConfig(model=args.model, max_steps=args.steps,
-                                                eval_steps=10**6), progress=False)
+                                                min_epochs=None, eval_steps=10**6),
+                  progress=False)
     ours_step = sum(timer.times[1:]) / (len(timer.times) - 1)
 
     cb = GraphEvalCallback(task, TrainConfig(model=args.model), tok)

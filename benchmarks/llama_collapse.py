@@ -94,8 +94,9 @@ def run(out: Path, degree: int, seed: int, steps: int, every: int, n_null: int) 
     for name, fields in settings.items():
         n = fields.get("max_steps", steps if fields else recipe.max_steps)
         ev = every if fields else recipe.eval_steps
+        # min_epochs=None: the step counts the documented runs used
         cfg = TrainConfig(model="llama-small", seed=seed, max_steps=n, eval_steps=ev,
-                          save_steps=ev, **fields)
+                          save_steps=ev, **{"min_epochs": None, **fields})
         run_dir = out / ("collapse" if fields else "recipe")
         if not (run_dir / "trainer_state.json").is_file():  # a finished run is reused
             train(task, run_dir, cfg, overwrite=True, progress=False)

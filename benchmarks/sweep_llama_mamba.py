@@ -32,7 +32,7 @@ from hf_geommem.training import TrainConfig, train
 DEFAULTS = dict(model="llama-small", degree=300, pauses=2, seed=0, learning_rate=3e-3,
                 batch_size=None, lr_scheduler="constant", warmup_ratio=0.0, weight_decay=0.01,
                 max_steps=120, eval_steps=10, tie_embeddings=True, embedding_init_std=None,
-                path_repeats=1)
+                path_repeats=1, min_epochs=None)
 
 RUNS: dict[str, dict] = {}
 

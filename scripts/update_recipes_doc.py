@@ -48,8 +48,15 @@ FINDINGS = """## What the runs show
   held-out leaf, the last hop, is learned last: see the per-position columns and
   `docs/last_hop.md`) and does not fall back, because the learning rate has decayed by then. The
   same recipe works for GPT-2 and Llama on both tuning graphs; lr 1e-3 or 1,200 steps end lower.
-- **Mamba** was not tuned again (its earlier sweep setting is this same recipe); its tuning-graph
-  run below was stopped early to free the CPU for the robustness benchmark.
+- **Mamba's weight decay reached parameters it must not.** transformers' `Trainer` exempts
+  biases and norms from weight decay by *name*, which misses Mamba's final norm (`norm_f`) and
+  its state-space parameters `A_log` and `D` (the reference Mamba code marks those
+  `_no_weight_decay`). Under weight decay 1.0 they shrank during training: the final norm's
+  gain, the skip term D, and every channel's decay rate A = -exp(A_log) pulled towards the same
+  value. Mamba's earlier runs rose, then drifted down while train accuracy stayed at 100%
+  (`T_M_rec_g600_s100`, stopped, below). With those parameters exempt
+  (`training.trainer.no_decay_parameter_names`; GPT-2's and Llama's decayed sets are unchanged)
+  the same recipe ends at {T_M_nodecay_g600_s101} on a tuning graph (`T_M_nodecay_g600_s101`).
 - **Repeating path examples** (`path_repeats`, a recipe field: paths are under 10% of a plain
   mix) made the train paths memorized sooner but held-out accuracy lower at every step compared
   (Llama on G(1200,5), stopped runs below), so the recipes keep `path_repeats = 1`.
@@ -57,11 +64,13 @@ FINDINGS = """## What the runs show
   so one tuning run tried G(600,6) with 6 pause tokens (the paper uses l pauses): held-out exact
   path stayed low with every train path memorized (`T_L_g600x6_s103_p6`). More pauses are not
   the missing piece; what is, is open.
-- **A step budget, not an epoch budget.** 2,400 steps of 256 examples are fewer epochs on a
+- **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still
-  far from its plateau halfway through (`T_L_g1200_s102_rep1`). The recipes keep a fixed step
-  count so that a run's cost does not grow with the graph; `docs/robustness.md` shows what that
-  costs on G(1000,5).
+  far from its plateau halfway through (`T_L_g1200_s102_rep1`, stopped, below). Trained for
+  150 epochs the same graph and seed end at {T_L_e150_g1200_s102} (`T_L_e150_g1200_s102`). The
+  recipes therefore take `max(2,400 steps, 150 epochs)` (`min_epochs = 150`): small graphs
+  keep their 2,400 steps, big ones get 150 passes, so a run's cost grows with the graph only
+  once 2,400 steps are fewer than 150 epochs.
 """
 
 
@@ -97,8 +106,10 @@ def main() -> None:
              *(f"- `{r.family}`: {r.describe()} (tuned on: {r.tuned_on})"
                for r in RECIPES.values()), "",
              "## Finished tuning runs", "", *report(rows), "",
+             *(f"- `{r['run']}`: {r['note']}" for r in rows if r.get("note")), "",
              "## Runs stopped before their last step", "",
-             *partial_table(json.loads(Path(args.partial).read_text())), "", FINDINGS]
+             *partial_table(json.loads(Path(args.partial).read_text())), "",
+             FINDINGS.format(**{r["run"]: f"{100 * r['final_exact']:.1f}%" for r in rows})]
     write_text_atomic(Path(args.out), "\n".join(lines))
 
 

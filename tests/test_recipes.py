@@ -43,9 +43,9 @@ def test_user_overrides_win():
     assert (cfg.learning_rate, cfg.batch_size, cfg.max_steps) == (1e-4, None, 7)
     assert cfg.weight_decay == mamba.weight_decay  # not overridden: the recipe's
     assert cfg.recipe_summary()["overridden"] == {"learning_rate": 1e-4, "batch_size": None,
-                                                  "max_steps": 7}
-    assert "overridden: learning_rate=0.0001, batch_size=None, max_steps=7" in \
-        cfg.describe_recipe()
+                                                  "max_steps": 7, "min_epochs": None}
+    assert "overridden: learning_rate=0.0001, batch_size=None, max_steps=7, min_epochs=None" \
+        in cfg.describe_recipe()
     # an override that is invalid is still validated
     with pytest.raises(ValueError, match="learning_rate"):
         TrainConfig(model="llama-small", learning_rate=-1.0)
@@ -164,7 +164,18 @@ def test_min_epochs_raises_the_steps_of_a_big_training_set(tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "trainer_state.json").read_text())[
         "global_step"] == expected
     assert res.history[-1]["step"] == expected  # the final evaluation ran at the last step
-    # the CLI flag
-    args = build_parser().parse_args(["train", "--dataset", "d", "--out", "o",
-                                      "--min-epochs", "150"])
-    assert _train_config(args).min_epochs == 150
+    # a step count given without min_epochs is the step count (the recipe's floor yields)
+    given = TrainConfig(model="gpt2-tiny", max_steps=4)
+    assert given.min_epochs is None and given.train_steps(10 ** 6) == 4
+    assert given.recipe_summary()["overridden"] == {"max_steps": 4, "min_epochs": None}
+    assert TrainConfig(model="gpt2-tiny").min_epochs == recipe_for("gpt2-tiny").min_epochs
+    # the CLI flag: a number, or none (no floor); absent: the recipe's
+    parse = build_parser().parse_args
+    base = ["train", "--dataset", "d", "--out", "o"]
+    assert _train_config(parse(base + ["--min-epochs", "150"])).min_epochs == 150
+    assert _train_config(parse(base + ["--min-epochs", "none"])).min_epochs is None
+    assert _train_config(parse(base)).min_epochs == recipe_for("gpt2-small").min_epochs
+    assert _train_config(parse(base + ["--max-steps", "7"])).train_steps(10 ** 6) == 7
+    for bad in ("0", "-2", "nan", "many"):
+        with pytest.raises(SystemExit):
+            parse(base + ["--min-epochs", bad])

@@ -60,18 +60,27 @@ def batch_size_arg(text: str) -> int | None:
 
 
 
-def budget_arg(text: str) -> float | None:
-    """argparse type of --memory-budget-gb: a number of GB > 0, or 'none'."""
-    if text.lower() == "none":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of GB > 0 or 'none', got "
-                                         f"{text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number of GB > 0 or 'none', got {value}")
-    return value
+def _positive_or_none(what: str) -> Callable[[str], float | None]:
+    """argparse type: a finite number > 0 (``what`` names it in errors), or 'none'."""
+    def parse(text: str) -> float | None:
+        if text.lower() == "none":
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} > 0 or 'none', got "
+                                             f"{text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"expected {what} > 0 or 'none', got {value}")
+        return value
+    return parse
+
+
+budget_arg = _positive_or_none("a number of GB")
+"""argparse type of --memory-budget-gb: a number of GB > 0, or 'none'."""
+
+min_epochs_arg = _positive_or_none("a number of epochs")
+"""argparse type of --min-epochs: a number of epochs > 0, or 'none' (no epoch floor)."""
 
 
 

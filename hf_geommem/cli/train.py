@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from ..presets import RECIPE_FIELDS
-from .options import (batch_size_arg, budget_arg, int_at_least, print_final, push_or_explain,
-                      report_to_arg, seed_arg)
+from .options import (batch_size_arg, budget_arg, int_at_least, min_epochs_arg, print_final,
+                      push_or_explain, report_to_arg, seed_arg)
 
 __all__ = ["add_parser", "run", "add_train_options", "train_config", "recipe_overrides"]
 
 _RECIPE_NOTE = "(default: the model family's recipe, see `hf-geommem models`)"
 # argparse types beyond the annotation's (int, float, str)
 _TYPES = {"batch_size": batch_size_arg, "memory_budget_gb": budget_arg, "seed": seed_arg,
-          "path_repeats": int_at_least(1)}
+          "path_repeats": int_at_least(1), "min_epochs": min_epochs_arg}
+# recipe fields whose None is a value (full batch, no epoch floor): absent is not None
+_NONE_IS_A_VALUE = ("batch_size", "min_epochs")
 _PLAIN = {"int": int, "float": float, "str": str}
 
 
@@ -44,7 +46,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
             continue
         kind = _TYPES.get(f.name) or _PLAIN[f.type.split("|")[0].strip()]
         default = None if f.name in RECIPE_FIELDS else f.default
-        if f.name == "batch_size":  # its None means full batch: absent is not None
+        if f.name in _NONE_IS_A_VALUE:
             default = argparse.SUPPRESS
         p.add_argument(flag, dest=f.name, type=None if "choices" in meta else kind,
                        default=default, help=help_, **meta)
@@ -52,11 +54,12 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 
 def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe fields given on the command line (the rest come from the family recipe).
-    ``--batch-size`` is suppressed when absent, since its ``None`` means full batch."""
+    ``--batch-size`` and ``--min-epochs`` are suppressed when absent, since their ``None``
+    (``full``, ``none``) is a value."""
     out = {field: getattr(args, field) for field in RECIPE_FIELDS
            if getattr(args, field, None) is not None}
-    if "batch_size" in vars(args):
-        out["batch_size"] = args.batch_size
+    out.update({field: getattr(args, field) for field in _NONE_IS_A_VALUE
+                if field in vars(args)})
     return out
 
 

@@ -74,7 +74,9 @@ class TrainConfig:
         min_epochs: ``None``, or the fewest passes over the training set: a run takes
             ``max(max_steps, ceil(min_epochs * examples / examples per step))`` steps
             (:meth:`train_steps`), so a bigger graph gets as many epochs as a small one
-            instead of fewer. The run file records the steps taken as ``max_steps``.
+            instead of fewer. The run file records the steps taken as ``max_steps``. A
+            ``max_steps`` you pass without ``min_epochs`` is taken as is (the recipe's floor
+            then does not apply: ``min_epochs`` becomes ``None``).
         batch_size: examples per device and step; ``None`` is full batch (the whole train set).
         eval_steps: evaluate every this many steps (and at step 0 and the last step).
 
@@ -158,6 +160,10 @@ class TrainConfig:
         self.recipe_defaults = tuple(n for n in RECIPE_FIELDS if getattr(self, n) is FROM_RECIPE)
         for name in self.recipe_defaults:
             setattr(self, name, getattr(recipe, name))
+        if "min_epochs" in self.recipe_defaults and "max_steps" not in self.recipe_defaults:
+            # a step count you give is the step count: the recipe's epoch floor does not raise it
+            self.min_epochs = None
+            self.recipe_defaults = tuple(n for n in self.recipe_defaults if n != "min_epochs")
         for name, allowed in (("recipe", ("mixed", "staged", "edges")),
                               ("path_loss", ("dataset", "full", "first_token"))):
             if getattr(self, name) not in allowed:

@@ -237,9 +237,7 @@ def train(
         callbacks: extra ``TrainerCallback`` objects (after ours).
         training_args: extra ``TrainingArguments`` fields (e.g. ``ddp_backend="gloo"``).
     """
-    import time
-
-    from ..files import check_output_dir, write_text_atomic
+    from ..files import check_output_dir
 
     config = config or TrainConfig()
     task = dataset if isinstance(dataset, TaskData) else load_task(dataset)
@@ -249,11 +247,42 @@ def train(
     if resume_from_checkpoint is None:
         check_output_dir(output_dir, overwrite)
     tok = task.tokenizer
-
     train_ds, max_len = _training_set(task, config, tok)
-    planned = config.max_steps
-    config = config.for_training_set(len(train_ds), rank_and_world()[1])  # min_epochs
+    config, run = _resolve_run(config, task, train_ds, init_model, progress)
+    model = _model(config, init_model, tok, max_len, run)
+    _check_model_fits(model, tok, max_len)
+    resume = _resume_point(resume_from_checkpoint, output_dir, run)
+    if config.stop_after_train_exact is not None and "paths" not in task:
+        raise ValueError(f"stop_after_train_exact needs path examples; the task has configs "
+                         f"{sorted(task.configs)}")
+    collator = AnswerOnlyCollator(tok.pad_token_id)
+    accumulation = training_args.pop("gradient_accumulation_steps", 1)
+    plan = _planned_memory(model, train_ds, collator, config, accumulation, progress)
+    args = _training_arguments(config, plan, output_dir, accumulation, progress, training_args)
+    created = not Path(output_dir).exists()
+    run_env = _start_run_folder(output_dir, resume, run, dataset, task, args, plan)
+    callback = GraphEvalCallback(task, config, tok, collator, output_dir)
+    trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
+                           data_collator=collator, processing_class=tok,
+                           output_layer=config.output_layer,
+                           callbacks=[callback, _RunFileCallback(run),
+                                      *_geometry_callbacks(task, config, tok, output_dir,
+                                                           resume, callback),
+                                      *(callbacks or [])])
+    if not progress:  # Trainer prints every log dict when its progress bar is off
+        from transformers import PrinterCallback
 
+        trainer.remove_callback(PrinterCallback)
+    seconds = _run_trainer(trainer, resume, created, output_dir)
+    return _finish(trainer, task, tok, output_dir, run_env, plan, seconds, progress)
+
+
+def _resolve_run(config: TrainConfig, task: TaskData, train_ds: Any, init_model: str | None,
+                 progress: bool) -> tuple[TrainConfig, dict[str, Any]]:
+    """The config a run trains with (``min_epochs`` applied to this training set; no
+    stopping rule from the recipe on a task without paths) and its run-file record."""
+    planned = config.max_steps
+    config = config.for_training_set(len(train_ds), rank_and_world()[1])
     if "paths" not in task and "stop_after_train_exact" in config.recipe_defaults:
         config.stop_after_train_exact = None  # the family's stopping rule needs path examples
     run = {"config": asdict(config), "dataset": _dataset_fingerprint(task),
@@ -263,21 +292,14 @@ def train(
         if config.max_steps != planned:
             print(f"min_epochs {config.min_epochs:g} on {len(train_ds):,} training examples: "
                   f"{config.max_steps:,} steps instead of {planned:,}", flush=True)
-    model = _model(config, init_model, tok, max_len, run)
-    _check_model_fits(model, tok, max_len)
+    return config, run
 
-    resume = _resume_point(resume_from_checkpoint, output_dir, run)
 
-    _, world = rank_and_world()
-    if config.stop_after_train_exact is not None and "paths" not in task:
-        raise ValueError(f"stop_after_train_exact needs path examples; the task has configs "
-                         f"{sorted(task.configs)}")
-    # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
-    training_args.setdefault("use_cpu", not torch.cuda.is_available())
-    training_args.setdefault("report_to", "none")  # e.g. "tensorboard", "wandb" (--report-to)
+def _planned_memory(model: Any, train_ds: Any, collator: AnswerOnlyCollator,
+                    config: TrainConfig, accumulation: int, progress: bool) -> MicroBatchPlan:
+    """:func:`_memory_plan` of the run's batch, announced when it splits batches."""
+    world = rank_and_world()[1]
     batch = batch_per_device(config.batch_size, len(train_ds), world)
-    collator = AnswerOnlyCollator(tok.pad_token_id)
-    accumulation = training_args.pop("gradient_accumulation_steps", 1)
     plan = _memory_plan(model, train_ds, collator, config, batch, world,
                         whole_epoch=config.batch_size is None and accumulation == 1)
     if plan.accumulation_steps > 1 and progress:
@@ -286,7 +308,18 @@ def train(
               f"(--memory-budget-gb): running each as {plan.accumulation_steps} micro-batches "
               f"of {plan.micro_batch_size:,} (gradient accumulation, the same update; about "
               f"{plan.estimated_gb:.1f} GB)")
-    args = TrainingArguments(
+    return plan
+
+
+def _training_arguments(config: TrainConfig, plan: MicroBatchPlan, output_dir: str,
+                        accumulation: int, progress: bool,
+                        training_args: dict[str, Any]) -> TrainingArguments:
+    """``TrainingArguments`` of a run: the config's optimizer and schedule, the memory plan's
+    micro-batches, and the caller's extra fields (which win)."""
+    # without CUDA, Trainer only runs DDP (gloo) under accelerate launch when use_cpu is set
+    training_args.setdefault("use_cpu", not torch.cuda.is_available())
+    training_args.setdefault("report_to", "none")  # e.g. "tensorboard", "wandb" (--report-to)
+    return TrainingArguments(
         output_dir=output_dir,
         per_device_train_batch_size=plan.micro_batch_size,
         gradient_accumulation_steps=accumulation * plan.accumulation_steps,
@@ -307,45 +340,57 @@ def train(
         disable_tqdm=not progress,
         **training_args,
     )
-    created = not Path(output_dir).exists()
+
+
+def _start_run_folder(output_dir: str, resume: Any, run: dict[str, Any], dataset: Any,
+                      task: TaskData, args: TrainingArguments,
+                      plan: MicroBatchPlan) -> dict[str, Any]:
+    """Create the run folder, reset (or, on resume, truncate) its metrics, and write the run
+    file and ``run_env.json`` (rank 0); returns the environment record."""
+    from ..files import write_text_atomic
+
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     if not resume:
         (Path(output_dir) / METRICS_FILE).unlink(missing_ok=True)
     else:  # drop metrics rows past the checkpoint: the resumed run writes them again
         _truncate_metrics(Path(output_dir) / METRICS_FILE, _checkpoint_step(resume))
+    source = str(dataset) if not isinstance(dataset, TaskData) else task.metadata.get("source")
+    if source and Path(source).exists():  # absolute: intervene / plot run from anywhere
+        source = str(Path(source).resolve())
+    run_env = {
+        "world_size": args.world_size, "device": str(args.device), "dataset": source,
+        "torch": torch.__version__, "num_threads": torch.get_num_threads(),
+        **cpu_environment(), "memory_plan": plan.as_dict()}
     if args.process_index == 0:
         (Path(output_dir) / RUN_FILE).write_text(json.dumps(run, indent=2))
-        source = str(dataset) if not isinstance(dataset, TaskData) \
-            else task.metadata.get("source")
-        if source and Path(source).exists():  # absolute: intervene / plot run from anywhere
-            source = str(Path(source).resolve())
-        run_env = {
-            "world_size": args.world_size, "device": str(args.device), "dataset": source,
-            "torch": torch.__version__, "num_threads": torch.get_num_threads(),
-            **cpu_environment(), "memory_plan": plan.as_dict()}
         write_text_atomic(Path(output_dir) / RUN_ENV_FILE, json.dumps(run_env, indent=2))
-    extra_callbacks = list(callbacks or [])
-    callback = GraphEvalCallback(task, config, tok, collator, output_dir)
-    callbacks = [callback, _RunFileCallback(run),
-                 *_geometry_callbacks(task, config, tok, output_dir, resume, callback)]
-    trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
-                           data_collator=collator, processing_class=tok,
-                           output_layer=config.output_layer,
-                           callbacks=callbacks + extra_callbacks)
-    if not progress:  # Trainer prints every log dict when its progress bar is off
-        from transformers import PrinterCallback
+    return run_env
 
-        trainer.remove_callback(PrinterCallback)
+
+def _run_trainer(trainer: GraphTrainer, resume: Any, created: bool, output_dir: str) -> float:
+    """``trainer.train()``; seconds it took. A run that diverges (non-finite loss) in a folder
+    it created leaves no folder behind."""
+    import time
+
     t0 = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=resume or None)
     except NonFiniteLossError:
-        if created and args.process_index == 0:  # nothing worth keeping: the rerun starts clean
+        if created and trainer.args.process_index == 0:  # the rerun starts clean
             import shutil
 
             shutil.rmtree(output_dir, ignore_errors=True)
         raise
-    seconds = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def _finish(trainer: GraphTrainer, task: TaskData, tok: Any, output_dir: str,
+            run_env: dict[str, Any], plan: MicroBatchPlan, seconds: float,
+            progress: bool) -> TrainResult:
+    """Save model, tokenizer and state (rank 0), wait for every rank, record the peak RSS."""
+    from ..files import write_text_atomic
+
+    args = trainer.args
     if trainer.is_world_process_zero():
         _set_generation_defaults(trainer.model, task, tok)
         trainer.save_model(output_dir)
@@ -357,16 +402,15 @@ def train(
         _register_teardown()
     history = [r for r in trainer.state.log_history if "step" in r and any(
         k.startswith(("eval_", "edge_")) for k in r)]
-    final = history[-1] if history else {}
     peak = peak_rss_gb()
     if args.process_index == 0:
         run_env["peak_rss_gb"] = round(peak, 3)
         write_text_atomic(Path(output_dir) / RUN_ENV_FILE, json.dumps(run_env, indent=2))
     if progress:
         print(f"peak memory of this process (RSS): {peak:.2f} GB")
-    return TrainResult(output_dir=output_dir, final=final, history=history,
-                       train_seconds=seconds, model=trainer.model, peak_rss_gb=peak,
-                       memory_plan=plan)
+    return TrainResult(output_dir=output_dir, final=history[-1] if history else {},
+                       history=history, train_seconds=seconds, model=trainer.model,
+                       peak_rss_gb=peak, memory_plan=plan)
 
 
 def _memory_plan(model: Any, train_ds: Any, collator: AnswerOnlyCollator, config: TrainConfig,

@@ -86,6 +86,7 @@ def render(results: dict) -> str:
               f"upper 95% bound <= 1.5 x ALPHA = {1.5 * alpha:.4f}. Cells meeting both for "
               f"every call: {ok} of {n_cells}; largest rate {100 * max(w[0] for w in worst):.1f}%, "
               f"largest upper bound {100 * max(w[1] for w in worst):.1f}%.", "",
+              *_misses(cells, alpha),
               *_missing_note("null", cells),
               "Nulls: *isotropic* N(0, I) rows; *anisotropic* rows with three directions of std "
               "10 over a 1/j decaying spectrum; *frozen_model* the token embeddings of the "
@@ -113,6 +114,16 @@ def render(results: dict) -> str:
     L += [f"Run with OMP_NUM_THREADS={env.get('OMP_NUM_THREADS')}, Python {env.get('python')}, "
           "on a 2-core machine shared with other jobs (seconds are inflated by the sharing)."]
     return "\n".join(L) + "\n"
+
+
+def _misses(cells: dict, alpha: float) -> list[str]:
+    """One line naming every (graph, null, call) that misses the target, with its interval
+    and whether the interval still contains ALPHA (a miss within binomial noise)."""
+    out = [f"{g} / {kind} / {k}: {100 * c[k]['rate']:.1f}% ({100 * c[k]['low']:.1f}-"
+           f"{100 * c[k]['high']:.1f}%{', contains ALPHA' if c[k]['low'] <= alpha else ''})"
+           for g, by_kind in cells.items() for kind, c in by_kind.items()
+           for k in CALL_NAMES if k in c and not _meets(c[k], alpha)]
+    return ["Missing the target: " + "; ".join(out) + ".", ""] if out else []
 
 
 def main(argv: list[str]) -> int:

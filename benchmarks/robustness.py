@@ -80,11 +80,41 @@ def run_cell(family: str, degree: int, length: int, seed: int, root: Path) -> di
         "steps": final["step"], "max_steps": run_file["config"]["max_steps"],
         "navigation": score.value, "navigation_null_high": score.null_high,
         "navigation_p": score.p, "verdict": nav["verdict"],
-        "wall_seconds": wall, "recipe": run_file.get("family_recipe"),
+        "wall_seconds": wall, "recipe": run_file.get("family_recipe"), "code": _commit(),
         "curve": [{"step": r["step"], "exact": r["eval_exact_path"],
                    "v1": r["eval_first_token"], "train_exact": r.get("train_exact_path"),
                    "per_position": r.get("eval_per_position")} for r in rows],
     }
+
+
+EARLIER_CODE = "b5b35e0"
+"""The commit of the first grid's runs (rows without a ``code`` field): its recipe had no epoch
+floor and weight decay reached Mamba's A_log, D and final norm."""
+
+
+def _commit() -> str:
+    """The commit of the hf_geommem that runs (``git describe`` of its checkout)."""
+    import subprocess
+
+    import hf_geommem
+
+    root = Path(hf_geommem.__file__).resolve().parents[1]
+    out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def merged_rows(files: list[Path]) -> list[dict]:
+    """Rows of several ``results.jsonl`` files; a later file's run of a grid cell replaces an
+    earlier one's (a rerun under newer code), and every row names its code."""
+    rows: dict[tuple, dict] = {}
+    for f in files:
+        for line in f.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                r.setdefault("code", EARLIER_CODE)
+                rows[(r["family"], r["degree"], r["length"], r["seed"])] = r
+    return list(rows.values())
 
 
 def _environment() -> dict:
@@ -138,13 +168,13 @@ def table(rows: list[dict]) -> list[str]:
     lines = markdown_table(
         ["family", "graph", "seed", "held-out arms", "final held-out exact", "held-out v1",
          "per position (greedy: root ... leaf)", "train exact", "navigation (null 97.5%)",
-         "steps", "epochs", "wall s", f">= {100 * TARGET:.0f}%"],
+         "steps", "epochs", "wall s", "code", f">= {100 * TARGET:.0f}%"],
         [(r["family"], _cell_name(r["degree"], r["length"]), r["seed"], r["num_test_arms"],
           pct(r["final_exact"]), pct(r["final_v1"]),
           " / ".join(f"{100 * p:.0f}" for p in r["final_per_position"] or []),
           pct(r["train_exact"]),
           f"{pct(r['navigation'])} ({pct(r['navigation_null_high'])})",
-          r["steps"], f"{_epochs(r):.0f}", f"{r['wall_seconds']:.0f}",
+          r["steps"], f"{_epochs(r):.0f}", f"{r['wall_seconds']:.0f}", r.get("code", "?"),
           "yes" if r["final_exact"] >= TARGET else "**no**") for r in rows])
     missed = [r for r in rows if r["final_exact"] < TARGET]
     lines += ["", f"{len(rows) - len(missed)} of {len(rows)} runs reach {100 * TARGET:.0f}% "
@@ -160,7 +190,8 @@ def table(rows: list[dict]) -> list[str]:
 
 def done_when_rows(folder: Path) -> list[dict]:
     """The "done when" runs: ``hf-geommem train --dataset D --model M --out folder/M`` with no
-    other flag, each under ``/usr/bin/time -v`` (log ``folder/M.log``)."""
+    other flag, each under ``/usr/bin/time -v`` (log ``folder/M.log``); ``folder/code.txt``
+    names the commit they ran."""
     import re
 
     from hf_geommem.training import read_metrics
@@ -174,7 +205,9 @@ def done_when_rows(folder: Path) -> list[dict]:
         wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
         rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
         final = [r for r in read_metrics(run) if "eval_exact_path" in r][-1]
-        out.append({"model": model, "final_exact": final["eval_exact_path"],
+        code = folder / "code.txt"  # the commit the runs used (written by whoever ran them)
+        out.append({"code": code.read_text().strip() if code.is_file() else EARLIER_CODE,
+                    "model": model, "final_exact": final["eval_exact_path"],
                      "final_v1": final["eval_first_token"], "steps": final["step"],
                      "num_test_arms": final.get("eval_num_arms"),
                      "wall": wall.group(1) if wall else None,
@@ -182,12 +215,13 @@ def done_when_rows(folder: Path) -> list[dict]:
     return out
 
 
-def write_table(results: Path, json_out: Path, md_out: Path, done: Path | None = None) -> None:
+def write_table(results: list[Path], json_out: Path, md_out: Path,
+                done: Path | None = None) -> None:
     from hf_geommem.cards import markdown_table
     from hf_geommem.files import write_text_atomic
     from hf_geommem.presets import RECIPES
 
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    rows = merged_rows(results)
     done_rows = done_when_rows(done) if done else []
     write_text_atomic(json_out, json.dumps({"runs": rows, "done_when": done_rows}, indent=1)
                       + "\n")
@@ -204,7 +238,16 @@ def write_table(results: Path, json_out: Path, md_out: Path, done: Path | None =
              "seeds here were never used for tuning (the recipes were tuned on G(300,5), "
              "G(600,5) and G(1200,5) with seeds 100-102, `docs/recipes.md`). Values are at the "
              "final step, never a peak; every run is listed.", "",
-             "Recipes used:", "", *(f"- {f}: {d}" for f, d in recipes.items()), "",
+             "Recipes (today's, `hf_geommem.presets.RECIPES`):", "",
+             *(f"- {f}: {d}" for f, d in recipes.items()), "",
+             f"The `code` column names the commit each run used. Runs of {EARLIER_CODE} (the "
+             "first grid) predate two changes: the recipe had no epoch floor (2,400 steps "
+             "whatever the graph; today at least 150 epochs, `min_epochs`), and weight decay "
+             "reached Mamba's `A_log`, `D` and final norm (today exempt, as in the reference "
+             "Mamba code). For GPT-2 and Llama on a graph where 2,400 steps are >= 150 epochs "
+             "the two codes train the same run (same steps, same decayed parameters); every "
+             "other cell is rerun under the newer code where its `code` says so, and otherwise "
+             "still shows the earlier recipe's result.", "",
              *table(rows), "",
              ("Grid cells not run: " + "; ".join(missing) + "." if missing
               else "Every grid cell ran."), "",
@@ -220,9 +263,10 @@ def write_table(results: Path, json_out: Path, md_out: Path, done: Path | None =
                    "n/a" if r["peak_rss_gb"] is None else f"{r['peak_rss_gb']:.2f}",
                    "yes" if r["final_exact"] >= TARGET else "**no**") for r in done_rows])
                if done_rows else ["Not run."]), "",
-             "Code: a frozen checkout of commit b5b35e0 (so that merges during the runs could "
-             "not change them; it predates the chunked output layer, which gives the same loss "
-             "to float tolerance).", "",
+             "Code: frozen checkouts of the commits in the `code` column (so that merges during "
+             f"the runs could not change them; {EARLIER_CODE} predates the chunked output "
+             "layer, which gives the same loss to float tolerance). The done-when runs: "
+             + ", ".join(sorted({r.get("code", "?") for r in done_rows})) + ".", "",
              "Environment: " + "; ".join(sorted(envs)) + ". Wall times are of the train "
              "command (evaluation included); other jobs shared the 2-core machine during "
              "these runs, so they are upper bounds."]
@@ -236,13 +280,15 @@ def main() -> None:
     p.add_argument("--cells", default=",".join(_cell_name(*c) for c in GRID),
                    help="comma list of G(d,l)")
     p.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    p.add_argument("--table", metavar="RESULTS_JSONL", help="only write the table")
+    p.add_argument("--table", metavar="RESULTS_JSONL", nargs="+",
+                   help="only write the table (several files: a later file's run of a cell "
+                        "replaces an earlier one's)")
     p.add_argument("--json", default="docs/robustness.json")
     p.add_argument("--md", default="docs/robustness.md")
     p.add_argument("--done", help="with --table: folder of the 'done when' runs")
     args = p.parse_args()
     if args.table:
-        write_table(Path(args.table), Path(args.json), Path(args.md),
+        write_table([Path(t) for t in args.table], Path(args.json), Path(args.md),
                     Path(args.done) if args.done else None)
         return
     families = args.families.split(",")

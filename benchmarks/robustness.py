@@ -223,8 +223,6 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
 
     rows = merged_rows(results)
     done_rows = done_when_rows(done) if done else []
-    write_text_atomic(json_out, json.dumps({"runs": rows, "done_when": done_rows}, indent=1)
-                      + "\n")
     have = {(r["family"], r["degree"], r["length"], r["seed"]) for r in rows}
     missing = [f"{f} {_cell_name(d, ln)} seed {s}" for f in FAMILIES for d, ln in GRID
                for s in SEEDS if (f, d, ln, s) not in have]
@@ -270,6 +268,9 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
              "Environment: " + "; ".join(sorted(envs)) + ". Wall times are of the train "
              "command (evaluation included); other jobs shared the 2-core machine during "
              "these runs, so they are upper bounds."]
+    # both files once the Markdown is built: a failure leaves neither half-updated
+    write_text_atomic(json_out, json.dumps({"runs": rows, "done_when": done_rows}, indent=1)
+                      + "\n")
     write_text_atomic(md_out, "\n".join(lines) + "\n")
 
 

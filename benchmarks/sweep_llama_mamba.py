@@ -156,7 +156,8 @@ def report(rows: list[dict]) -> list[str]:
           r["max_steps"], pct(r["final_exact"]), f"{pct(r['best_exact'])} ({r['best_step']})",
           " / ".join(f"{100 * p:.0f}" for p in (r["curve"][-1][3] or [])
                      ) if len(r["curve"][-1]) > 3 else "n/a",
-          pct(r["final_train_exact"]), f"{r['seconds']:.0f}") for r in rows])
+          pct(r["final_train_exact"]),
+          "n/a" if r.get("seconds") is None else f"{r['seconds']:.0f}") for r in rows])
 
 
 def main() -> None:

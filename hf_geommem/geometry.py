@@ -14,7 +14,7 @@ from .metrics import leaf_first_hop, memory_verdict, path_distance_matrix, verdi
 from .training.config import GEOMETRY_FILE
 from .training.recording import GeometryRecorder, read_geometry, record_schedule
 
-__all__ = ["record_schedule", "GeometryRecorder", "read_geometry",
+__all__ = ["record_schedule", "GeometryRecorder", "read_geometry", "GeometryCallback",  # noqa: F822
            "trained_geometry", "geometry_summary", "score_trained_run", "GEOMETRY_FILE"]
 
 

@@ -145,7 +145,7 @@ class PathTaskConfig:
         _choice("path direction", self.direction, ("forward", "reverse"))
         _choice("path target", self.target, ("full", "first_token"))
         _choice("split_by", self.split_by, ("leaf", "subtree"))
-        check_int("num_pauses", self.num_pauses, 0)
+        self.num_pauses = check_int("num_pauses", self.num_pauses, 0)
         if not 0.0 < float(self.train_fraction) < 1.0:
             raise ValueError(
                 f"train_fraction must be strictly between 0 and 1, got {self.train_fraction}"
@@ -175,7 +175,7 @@ class InContextConfig:
         path_star(self.degree, self.length, canonical_ids=True)  # validates degree/length
         n = self.degree * (self.length - 1) + 1
         for name in ("num_train", "num_test"):
-            check_int(name, getattr(self, name))
+            setattr(self, name, check_int(name, getattr(self, name)))
         if self.num_node_ids < n:
             raise ValueError(
                 f"num_node_ids must be >= the {n} nodes of G({self.degree}, {self.length}), "

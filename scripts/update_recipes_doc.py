@@ -74,6 +74,16 @@ FINDINGS = """## What the runs show
 """
 
 
+class _FinalExact(dict):
+    """run name -> its final held-out exact path, "(not in the tuning file)" if absent."""
+
+    def __init__(self, rows: list[dict]):
+        super().__init__({r["run"]: f"{100 * r['final_exact']:.1f}%" for r in rows})
+
+    def __missing__(self, key: str) -> str:
+        return f"(run {key} not in the tuning file)"
+
+
 def partial_table(partial: dict) -> list[str]:
     from hf_geommem.cards import markdown_table
 
@@ -109,7 +119,7 @@ def main() -> None:
              *(f"- `{r['run']}`: {r['note']}" for r in rows if r.get("note")), "",
              "## Runs stopped before their last step", "",
              *partial_table(json.loads(Path(args.partial).read_text())), "",
-             FINDINGS.format(**{r["run"]: f"{100 * r['final_exact']:.1f}%" for r in rows})]
+             FINDINGS.format_map(_FinalExact(rows))]
     write_text_atomic(Path(args.out), "\n".join(lines))
 
 

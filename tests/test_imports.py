@@ -64,3 +64,17 @@ def test_one_integer_validator(args, match):
     with pytest.raises(ValueError, match=match):
         check_int(*args)
     assert check_int("k", 3) == 3 and type(check_int("k", __import__("numpy").int64(3))) is int
+
+
+def test_every_subpackage_is_in_the_wheel():
+    # pyproject lists packages explicitly: a new sub-package left out installs (-e) but is
+    # missing from a built wheel, so `hf-geommem` breaks for a normal `pip install`
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    on_disk = {".".join(p.parent.relative_to(root).parts)
+               for p in (root / "hf_geommem").rglob("__init__.py")}
+    assert on_disk <= listed, sorted(on_disk - listed)

@@ -139,15 +139,15 @@ def test_weight_decay_spares_norms_biases_and_state_space_parameters(preset):
 
 def test_min_epochs_raises_the_steps_of_a_big_training_set(tmp_path, capsys):
     cfg = TrainConfig(model="gpt2-tiny", max_steps=4, batch_size=8, min_epochs=2)
-    assert cfg.train_steps(10) == 4          # 2 epochs of 10 at 8 per step: 3 steps < 4
-    assert cfg.train_steps(100) == 25        # ceil(2 * 100 / 8)
-    assert cfg.train_steps(100, world_size=2) == 13   # 16 examples per step
+    assert cfg.train_steps(10) == 4          # 2 epochs of 2 steps (8 + 2 examples): 4 <= 4
+    assert cfg.train_steps(100) == 26        # 2 epochs of ceil(100 / 8) = 13 steps
+    assert cfg.train_steps(100, world_size=2) == 14   # 50 a process: 7 steps an epoch
     assert TrainConfig(model="gpt2-tiny", max_steps=4, batch_size=None,
                        min_epochs=3).train_steps(100) == 4   # full batch: a step is an epoch
     assert TrainConfig(model="gpt2-tiny", max_steps=4, batch_size=8,
                        min_epochs=None).train_steps(10 ** 6) == 4
     resolved = cfg.for_training_set(100)
-    assert resolved.max_steps == 25 and resolved.recipe_defaults == cfg.recipe_defaults
+    assert resolved.max_steps == 26 and resolved.recipe_defaults == cfg.recipe_defaults
     for bad in (0, -1.0, float("nan"), True, "2"):
         with pytest.raises(ValueError, match="min_epochs must be a finite number > 0"):
             TrainConfig(min_epochs=bad)
@@ -156,7 +156,7 @@ def test_min_epochs_raises_the_steps_of_a_big_training_set(tmp_path, capsys):
     n = task["edges"]["train"].num_rows + task["paths"]["train"].num_rows
     res = train(task, tmp_path / "run", TrainConfig(
         model="gpt2-tiny", max_steps=1, eval_steps=100, batch_size=16, min_epochs=2), progress=True)
-    expected = -(-2 * n // 16)
+    expected = 2 * -(-n // 16)  # 2 epochs of ceil(n / 16) steps
     assert expected > 1
     assert f"{expected:,} steps instead of 1" in capsys.readouterr().out
     run = json.loads((tmp_path / "run" / "geommem_run.json").read_text())
@@ -179,3 +179,32 @@ def test_min_epochs_raises_the_steps_of_a_big_training_set(tmp_path, capsys):
     for bad in ("0", "-2", "nan", "many"):
         with pytest.raises(SystemExit):
             parse(base + ["--min-epochs", bad])
+
+
+def test_epoch_floor_counts_the_dataloaders_steps():
+    # 7,000 examples in batches of 256: 28 steps an epoch (the last batch partial), not 27.34
+    cfg = TrainConfig(model="gpt2-tiny", batch_size=256, min_epochs=150)
+    assert cfg.steps_per_epoch(7000) == 28
+    assert cfg.train_steps(7000) == max(cfg.max_steps, 150 * 28)
+    # two processes: each takes 3,500 examples, 14 steps an epoch
+    assert cfg.train_steps(7000, world_size=2) == max(cfg.max_steps, 150 * 14)
+    # gradient accumulation of 4: 7 optimizer steps an epoch
+    assert cfg.steps_per_epoch(7000, accumulation=4) == 7
+    # a batch larger than the training set: one step is one epoch
+    big = TrainConfig(model="gpt2-tiny", batch_size=512, min_epochs=300, max_steps=1)
+    assert big.train_steps(100) == 300
+    with pytest.raises(ValueError, match="num_examples must be >= 1, got 0"):
+        cfg.train_steps(0)
+    import numpy as np
+
+    assert TrainConfig(min_epochs=np.int64(150)).min_epochs == 150
+
+
+def test_a_run_file_from_before_the_epoch_floor_still_resumes():
+    from hf_geommem.training.config import saved_config
+
+    cfg = TrainConfig(model="gpt2-tiny", max_steps=100)
+    from dataclasses import asdict
+
+    old = {k: v for k, v in asdict(cfg).items() if k != "min_epochs"}  # written before it
+    assert saved_config(old) == asdict(cfg)

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     minutes."""
     from .. import PathTaskConfig, build_task, load_task
     from ..geometry import score_trained_run
+    from ..training.data import training_set_size
     from ..plotting import plot_leaf_first_hop
     from ..training import TrainConfig, train
 
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     task.save_to_folder(data_dir, overwrite=True)
     task = load_task(data_dir)
     print(task.summary())
-    print(f"[2/4] training {args.model} (mixed recipe) for {config.max_steps} steps -> "
-          f"{run_dir}")
+    steps = config.train_steps(training_set_size(task, config))
+    print(f"[2/4] training {args.model} (mixed recipe) for {steps} steps -> {run_dir}")
     result = train(task, run_dir, config, overwrite=True)
     print("[3/4] scoring the geometry of the trained token embeddings (held-out arms, "
           f"{args.null} shuffled-node null draws)")

@@ -46,4 +46,4 @@ __all__ = ["HIGH_ACCURACY", "SEED_RULE", "VERDICT_RULE", "RunSpec", "Claim", "Ch
            "evaluate_claims", "claim_verdict", "parse_claims", "knob_seed_table",
            "write_reproduction_report", "write_report", "readme_section", "update_readme",
            "README_BEGIN", "README_END", "train_spec", "step_probe", "task_for", "per_device",
-           "train_run", "write_json_atomic", "SEED_RULE"]
+           "train_run", "write_json_atomic"]

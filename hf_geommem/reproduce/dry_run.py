@@ -4,7 +4,6 @@ real training steps of every setting on this device; nothing is kept."""
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +21,7 @@ def step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
     ``steps`` real steps after one warm-up step."""
     from ..training import TrainConfig, rank_and_world, train
     from ..training.callbacks import StepTimerCallback
-    from ..training.data import batch_per_device, training_set_size
+    from ..training.data import training_set_size
 
     timer = StepTimerCallback()
     n_examples = None
@@ -44,12 +43,12 @@ def step_probe(spec: RunSpec, steps: int = 2) -> dict[str, Any]:
         train(task, Path(tmp) / "run", TrainConfig(**cfg), overwrite=True, progress=False,
               callbacks=[timer])
     per_step = float(np.mean(timer.times[1:]))  # the first step warms up
-    batch = batch_per_device(spec.config.get("batch_size"), n_examples)  # a preset's is global
-    steps = TrainConfig(**spec.config).train_steps(n_examples)  # min_epochs may raise it
+    run_cfg = TrainConfig(**spec.config)  # a preset's batch is global: one process's view
+    steps, per_epoch = run_cfg.train_steps(n_examples), run_cfg.steps_per_epoch(n_examples)
     return {"nodes": task.graph.num_nodes if task.graph is not None else None,
             "examples": n_examples, "steps": steps,
-            "epochs": steps * batch / n_examples,
-            "steps_per_epoch": math.ceil(n_examples / batch),
+            "epochs": steps / per_epoch,
+            "steps_per_epoch": per_epoch,
             "seconds_per_step": per_step,
             "estimate_hours": per_step * steps / 3600}
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import METRICS_FILE, RUN_FILE
+from .config import METRICS_FILE, RUN_FILE, saved_config
 
 __all__ = ["last_complete_checkpoint", "read_metrics"]
 
@@ -25,7 +25,8 @@ def _restart_check(output_dir: str, run: dict[str, Any]) -> None:
     from .run_folder import read_run_json
 
     saved = read_run_json(run_file)
-    if saved.get("config") != run["config"] or saved.get("dataset") != run["dataset"]:
+    if saved_config(saved.get("config", {})) != run["config"] or \
+            saved.get("dataset") != run["dataset"]:
         raise ValueError(f"--resume: {output_dir!r} has no complete checkpoint and holds another "
                          f"run (other settings or data); pass --overwrite to replace it")
     if (folder / "trainer_state.json").is_file():

@@ -4,13 +4,14 @@ names. Light: importing it loads no torch, transformers or datasets (the CLI par
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+import numbers
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..presets import PRESETS, RECIPE_FIELDS, recipe_for
 
-__all__ = ["TrainConfig", "RUN_FILE", "METRICS_FILE", "GEOMETRY_FILE", "FROM_RECIPE",
-           "OUTPUT_LAYERS"]
+__all__ = ["TrainConfig", "saved_config", "ADDED_FIELD_MEANINGS", "RUN_FILE",
+           "METRICS_FILE", "GEOMETRY_FILE", "FROM_RECIPE", "OUTPUT_LAYERS"]
 
 
 class _FromRecipe:
@@ -46,6 +47,17 @@ GEOMETRY_FILE = "geometry.jsonl"
 """Geometry over training (:class:`~hf_geommem.training.recording.GeometryRecorder`)."""
 
 
+ADDED_FIELD_MEANINGS: dict[str, Any] = {"min_epochs": None}
+"""What a :class:`TrainConfig` field added later meant in run files written before it (no
+epoch floor); other missing fields count as their default. See :func:`saved_config`."""
+
+
+def saved_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run file's ``config`` with every field it lacks filled in as the run meant it, so a
+    checkpoint written before a field existed still resumes with the settings it ran."""
+    return {**asdict(TrainConfig()), **ADDED_FIELD_MEANINGS, **config}
+
+
 OUTPUT_LAYERS = ("chunked", "plain")
 """How the LM head and the cross-entropy run (:attr:`TrainConfig.output_layer`): ``chunked``
 (:func:`hf_geommem.training.output_layer.linear_cross_entropy`, one chunk of logits at a time)
@@ -72,11 +84,11 @@ class TrainConfig:
         learning_rate, weight_decay, warmup_ratio, lr_scheduler: AdamW and its schedule.
         max_steps: optimizer steps (at least: ``min_epochs`` may ask for more).
         min_epochs: ``None``, or the fewest passes over the training set: a run takes
-            ``max(max_steps, ceil(min_epochs * examples / examples per step))`` steps
-            (:meth:`train_steps`), so a bigger graph gets as many epochs as a small one
-            instead of fewer. The run file records the steps taken as ``max_steps``. A
-            ``max_steps`` you pass without ``min_epochs`` is taken as is (the recipe's floor
-            then does not apply: ``min_epochs`` becomes ``None``).
+            ``max(max_steps, ceil(min_epochs * steps per epoch))`` steps (:meth:`train_steps`),
+            so a bigger graph gets as many epochs as a small one instead of fewer. The run
+            file records the steps taken as ``max_steps``. A ``max_steps`` you pass without
+            ``min_epochs`` is taken as is (the recipe's floor then does not apply:
+            ``min_epochs`` becomes ``None``).
         batch_size: examples per device and step; ``None`` is full batch (the whole train set).
         eval_steps: evaluate every this many steps (and at step 0 and the last step).
 
@@ -121,7 +133,7 @@ class TrainConfig:
                                            "linear, ...")
     max_steps: int = _flag(FROM_RECIPE, "optimizer steps (at least; see --min-epochs)")
     min_epochs: float | None = _flag(FROM_RECIPE, "train at least this many epochs (raises "
-                                                  "--max-steps on big training sets)")
+                                                  "--max-steps on big training sets), or none")
     batch_size: int | None = _flag(FROM_RECIPE, "examples per device and step, or 'full' "
                                                 "(whole train set)")
     eval_steps: int = _flag(FROM_RECIPE, "evaluate every N steps")
@@ -201,7 +213,7 @@ class TrainConfig:
                 or self.path_repeats < 1:
             raise ValueError(f"path_repeats must be an integer >= 1, got {self.path_repeats!r}")
         if self.min_epochs is not None and not (
-                isinstance(self.min_epochs, (int, float)) and not isinstance(self.min_epochs, bool)
+                isinstance(self.min_epochs, numbers.Real) and not isinstance(self.min_epochs, bool)
                 and math.isfinite(self.min_epochs) and self.min_epochs > 0):
             raise ValueError(f"min_epochs must be a finite number > 0 or None, got "
                              f"{self.min_epochs!r}")
@@ -215,26 +227,36 @@ class TrainConfig:
             raise ValueError(f"output_layer must be one of {list(OUTPUT_LAYERS)}, got "
                              f"{self.output_layer!r}")
 
-    def train_steps(self, num_examples: int, world_size: int = 1) -> int:
-        """Optimizer steps on a training set of ``num_examples`` examples over ``world_size``
-        processes: ``max_steps``, raised to ``ceil(min_epochs * num_examples / per step)``
-        when ``min_epochs`` is set (per step: ``batch_size * world_size``, or every example
-        under full batch)."""
-        if num_examples < 1 or world_size < 1:
-            raise ValueError(f"num_examples and world_size must be >= 1, got {num_examples} "
-                             f"and {world_size}")
+    def steps_per_epoch(self, num_examples: int, world_size: int = 1,
+                        accumulation: int = 1) -> float:
+        """Optimizer steps in one pass over ``num_examples`` training examples, as the
+        Trainer's dataloader makes them: each of ``world_size`` processes takes
+        ``ceil(num_examples / world_size)`` examples in batches of ``batch_size`` (the last one
+        partial; full batch: one batch), and ``accumulation`` batches make a step (so a step
+        may span several epochs: the result can be a fraction)."""
+        for name, value in (("num_examples", num_examples), ("world_size", world_size),
+                            ("accumulation", accumulation)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        per_rank = math.ceil(num_examples / world_size)
+        batches = 1 if self.batch_size is None else math.ceil(per_rank / self.batch_size)
+        return batches / accumulation
+
+    def train_steps(self, num_examples: int, world_size: int = 1, accumulation: int = 1) -> int:
+        """Optimizer steps of a run on ``num_examples`` training examples: ``max_steps``,
+        raised to ``ceil(min_epochs * steps_per_epoch)`` when ``min_epochs`` is set
+        (:meth:`steps_per_epoch`; the Trainer's epoch counter then reads >= ``min_epochs``)."""
+        per_epoch = self.steps_per_epoch(num_examples, world_size, accumulation)
         if self.min_epochs is None:
             return self.max_steps
-        per_step = num_examples if self.batch_size is None else self.batch_size * world_size
-        return max(self.max_steps, math.ceil(self.min_epochs * num_examples / per_step))
+        return max(self.max_steps, math.ceil(self.min_epochs * per_epoch - 1e-9))
 
-    def for_training_set(self, num_examples: int, world_size: int = 1) -> "TrainConfig":
-        """This config with ``max_steps`` = :meth:`train_steps` (what a run records and
-        schedules with); ``recipe_defaults`` is kept."""
-        steps = self.train_steps(num_examples, world_size)
-        if steps == self.max_steps:
-            return self
-        resolved = replace(self, max_steps=steps)
+    def for_training_set(self, num_examples: int, world_size: int = 1,
+                         accumulation: int = 1) -> "TrainConfig":
+        """A copy of this config with ``max_steps`` = :meth:`train_steps` (what a run records
+        and schedules with); ``recipe_defaults`` is kept."""
+        resolved = replace(self, max_steps=self.train_steps(num_examples, world_size,
+                                                            accumulation))
         resolved.recipe_defaults = self.recipe_defaults
         return resolved
 

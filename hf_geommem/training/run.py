@@ -21,7 +21,7 @@ from ..files import share_files
 from ..machine import cpu_environment
 from ..modeling import PRESETS, build_model, load_causal_lm, model_mode
 from .callbacks import GraphEvalCallback, _RunFileCallback
-from .config import GEOMETRY_FILE, METRICS_FILE, RUN_FILE, TrainConfig
+from .config import GEOMETRY_FILE, METRICS_FILE, RUN_FILE, TrainConfig, saved_config
 from .data import (AnswerOnlyCollator, batch_per_device, column, tokenize_config,
                    training_parts)
 from .decoding import evaluate_edges
@@ -184,8 +184,7 @@ def _resume_point(resume: str | bool | None, output_dir: str, run: dict[str, Any
         if not run_file.is_file():
             raise ValueError(f"{str(resume)!r} is not an hf_geommem checkpoint (no {RUN_FILE})")
         saved = json.loads(run_file.read_text())
-        # a field added after the checkpoint was written counts as its default there
-        before = {**asdict(TrainConfig()), **saved["config"]}
+        before = saved_config(saved["config"])  # fields added since: what the run meant
         diff = sorted(k for k in set(before) | set(run["config"])
                       if before.get(k) != run["config"].get(k))
         if saved["dataset"] != run["dataset"] or diff:
@@ -248,7 +247,8 @@ def train(
         check_output_dir(output_dir, overwrite)
     tok = task.tokenizer
     train_ds, max_len = _training_set(task, config, tok)
-    config, run = _resolve_run(config, task, train_ds, init_model, progress)
+    accumulation = training_args.pop("gradient_accumulation_steps", 1)
+    config, run = _resolve_run(config, task, train_ds, init_model, accumulation, progress)
     model = _model(config, init_model, tok, max_len, run)
     _check_model_fits(model, tok, max_len)
     resume = _resume_point(resume_from_checkpoint, output_dir, run)
@@ -256,7 +256,6 @@ def train(
         raise ValueError(f"stop_after_train_exact needs path examples; the task has configs "
                          f"{sorted(task.configs)}")
     collator = AnswerOnlyCollator(tok.pad_token_id)
-    accumulation = training_args.pop("gradient_accumulation_steps", 1)
     plan = _planned_memory(model, train_ds, collator, config, accumulation, progress)
     args = _training_arguments(config, plan, output_dir, accumulation, progress, training_args)
     created = not Path(output_dir).exists()
@@ -278,11 +277,12 @@ def train(
 
 
 def _resolve_run(config: TrainConfig, task: TaskData, train_ds: Any, init_model: str | None,
-                 progress: bool) -> tuple[TrainConfig, dict[str, Any]]:
-    """The config a run trains with (``min_epochs`` applied to this training set; no
-    stopping rule from the recipe on a task without paths) and its run-file record."""
+                 accumulation: int, progress: bool) -> tuple[TrainConfig, dict[str, Any]]:
+    """The config a run trains with (a copy: ``min_epochs`` applied to this training set, the
+    world size and the caller's gradient accumulation; no stopping rule from the recipe on a
+    task without paths) and its run-file record."""
     planned = config.max_steps
-    config = config.for_training_set(len(train_ds), rank_and_world()[1])
+    config = config.for_training_set(len(train_ds), rank_and_world()[1], accumulation)
     if "paths" not in task and "stop_after_train_exact" in config.recipe_defaults:
         config.stop_after_train_exact = None  # the family's stopping rule needs path examples
     run = {"config": asdict(config), "dataset": _dataset_fingerprint(task),

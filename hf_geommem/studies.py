@@ -76,7 +76,7 @@ def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 200
     """
     if dim < 1 or steps < 1:
         raise ValueError(f"dim and steps must be >= 1, got dim={dim}, steps={steps}")
-    from .modeling import LinearMemoryConfig, LinearMemoryForCausalLM
+    from .modeling import LinearMemoryConfig, LinearMemoryForCausalLM, model_mode
 
     n = graph.num_nodes
     e = torch.as_tensor(_directed_edges(graph, self_edges))
@@ -100,8 +100,7 @@ def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 200
     torch.manual_seed(seed)
     for step in range(steps + 1):
         if step in record:
-            model.eval()
-            with torch.no_grad():
+            with model_mode(model), torch.no_grad():
                 X = E.detach().numpy()
                 Z = model(input_ids=torch.arange(n)[:, None]).logits[:, 0].numpy()
                 # self excluded by the metric unless self_edges
@@ -117,7 +116,7 @@ def train_linear(graph: Graph, dim: int = 32, lr: float = 1e-2, steps: int = 200
                 history.append(row)
         if step == steps:
             break
-        model.train()
+        model.train()  # the loop's own mode: recording (above) restores it
         logits = model(input_ids=e[:, :1]).logits[:, 0]
         loss = torch.nn.functional.cross_entropy(logits, e[:, 1])
         opt.zero_grad()

@@ -6,12 +6,12 @@ and a full-batch step at the paper's graph size (issue 17).
         --pauses 5 --steps 3 [--json out.json]
     OMP_NUM_THREADS=1 python benchmarks/bench_training.py --output-layer-only --degree 5000
 
-``--full-batch-step``: ``train()`` with its default settings (full batch, chunked output layer,
-4 GB memory budget, so micro-batches with gradient accumulation where the batch needs more) on
-G(degree,5), evaluation capped to a few arms; prints the process's peak RSS, the time of a step
-(CPU time of this process and wall time: on a shared machine the wall time also counts the time
-other processes held the core) and its GFLOP/s next to ``torch.matmul``'s at the step's GEMM
-shapes (CPU time too).
+``--full-batch-step``: ``train()`` with a full batch (``batch_size=None``) and otherwise default
+settings (chunked output layer, 4 GB memory budget, so micro-batches with gradient accumulation
+where the batch needs more) on G(degree,5), evaluation capped to a few arms; prints the
+process's peak RSS, the time of a step (CPU time of this process and wall time: on a shared
+machine the wall time also counts the time other processes held the core) and its GFLOP/s next
+to ``torch.matmul``'s at the step's GEMM shapes (CPU time too).
 
 Same model init, same full batches (tokens/s counts real, unpadded tokens) (G(300,5), mixed
 recipe: 2,625 examples per step), same AdamW. Prints tokens/s for both, the Trainer overhead in %,
@@ -113,7 +113,7 @@ def full_batch_step(args: argparse.Namespace) -> dict:
     timer = CpuStepTimer()
     with tempfile.TemporaryDirectory() as d:
         res = train(task, d + "/run", TrainConfig(model=args.model, max_steps=args.steps,
-                                                  min_epochs=None,
+                                                  min_epochs=None, batch_size=None,
                                                   eval_steps=10**6, eval_max_test_arms=16,
                                                   eval_max_train_arms=16,
                                                   eval_max_edge_nodes=16),

@@ -13,14 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
+from hf_geommem.cards import markdown_table
 from hf_geommem.files import write_text_atomic
 
 COST_STAGES = ("build", "epoch", "evaluation", "geometry", "node2vec")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(r) + " |" for r in rows]
 
 
 def _cell(stage: dict) -> str:
@@ -38,7 +34,7 @@ def cost_growth_md(data: dict) -> str:
              f"time of the stage / its peak RSS (the process's resident memory, runtime "
              f"included). The machine was shared with other jobs: wall times (in the JSON) "
              f"are longer than these CPU times.", ""]
-    lines += _table(["d", "nodes"] + list(COST_STAGES),
+    lines += markdown_table(["d", "nodes"] + list(COST_STAGES),
                     [[f"{r['degree']:,}", f"{r['nodes']:,}"] + [_cell(r[s]) for s in COST_STAGES]
                      for r in rows])
     lines += ["", "Micro-batches per epoch (4 GB budget): " + ", ".join(
@@ -75,7 +71,7 @@ def paper_stages_md(data: dict) -> str:
         ok = "yes" if s["peak_rss_gb"] <= data["target_gb"] else "**no**"
         rows.append([s["name"], s["what"], f"{s['cpu_s']:.1f} s", f"{s['peak_rss_gb']:.2f} GB",
                      ok])
-    lines += _table(["stage", "what", "CPU time", "peak RSS", f"<= {data['target_gb']:g} GB"],
+    lines += markdown_table(["stage", "what", "CPU time", "peak RSS", f"<= {data['target_gb']:g} GB"],
                     rows)
     return "\n".join(lines) + "\n"
 

@@ -21,13 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def tuning_row(run_dir: Path, name: str, note: str = "") -> dict:
     from hf_geommem import load_task
+    from hf_geommem.training import read_metrics
 
     run = json.loads((run_dir / "geommem_run.json").read_text())
     env = json.loads((run_dir / "run_env.json").read_text())
     meta = load_task(env["dataset"]).metadata
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-            if line.strip()]
-    evals = [r for r in rows if "eval_exact_path" in r]
+    evals = [r for r in read_metrics(run_dir) if "eval_exact_path" in r]
     if not evals:
         raise ValueError(f"{run_dir} has no evaluation rows in metrics.jsonl")
     cfg, params = run["config"], meta["graph"]["params"]

@@ -104,13 +104,15 @@ def _at_chance_claim(R: Results, name: str, key: str, what: str, extra: list[Che
             "reference": f"chance {pct(runs[0]['final']['chance'])}", "checks": checks}
 
 
+def _trained_families(R: Results) -> list[tuple[str, list]]:
+    """(family, its runs) for every claim-1 family that has runs, in FAMILIES order."""
+    return [(fam, R[fam]) for fam in FAMILIES if R.get(fam)]
+
+
 # ---------------------------------------------------------------------- claim 1
 def _claim1(R: Results) -> dict:
     checks, parts = [], []
-    for fam in FAMILIES:
-        runs = R.get(fam, [])
-        if not runs:
-            continue
+    for fam, runs in _trained_families(R):
         acc = [r["final"]["eval_exact_path"] for r in runs]
         sig = [above_chance(r)[0] for r in runs]
         checks.append(Check(f"{fam}: every seed's final held-out exact path >= "
@@ -203,10 +205,7 @@ def _setting6(preset: Preset) -> str:
 # ---------------------------------------------------------------------- geometry
 def _claim_geometry(R: Results) -> dict:
     checks, parts = [], []
-    for fam in FAMILIES:
-        runs = R.get(fam, [])
-        if not runs:
-            continue
+    for fam, runs in _trained_families(R):
         navs = [nav(r) for r in runs]
         verdicts = [r["geometry"]["embedding"]["verdict"] for r in runs]
         checks.append(Check(f"{fam}: held-out navigation significant and verdict geometric "

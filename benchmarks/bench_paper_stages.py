@@ -49,6 +49,7 @@ def main() -> None:
     from hf_geommem.plotting import plot_leaf_first_hop
     from hf_geommem.training import (AnswerOnlyCollator, TrainConfig, evaluate_paths,
                                      tokenize_config, train)
+    from hf_geommem.training.memory import current_rss_gb
 
     paper = R.REPRODUCTION_PRESETS["paper"]
     out = {"torch": torch.__version__, "num_threads": torch.get_num_threads(),
@@ -101,7 +102,11 @@ def main() -> None:
 
         def train_steps(spec, key, name, keep=None):
             def run():
+                # the default budget on top of what this process already holds (a
+                # standalone `train` starts from ~0.6 GB)
+                budget = (current_rss_gb() or 0.0) + TrainConfig().memory_budget_gb
                 cfg = {**spec.config, "max_steps": args.steps, "eval_steps": 10**6,
+                       "memory_budget_gb": round(budget, 2),
                        "eval_max_test_arms": 8, "eval_max_train_arms": 8,
                        "eval_max_edge_nodes": 8, "save_steps": None, "geometry_points": None}
                 res = train(state[key], runs / name, TrainConfig(**cfg), progress=False)

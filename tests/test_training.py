@@ -100,6 +100,18 @@ def test_answer_only_labels(task):
     assert edges[0]["labels"][:2] == [-100, -100] and edges[0]["kind"] == "edges"
 
 
+def test_tokenization_in_chunks_gives_the_same_rows(task, monkeypatch):
+    from hf_geommem.training import data
+
+    edges = task["edges"]["train"]
+    whole = tokenize_config(edges, task.tokenizer, kind="edges")
+    monkeypatch.setattr(data, "TOKENIZE_CHUNK", 7)  # several chunks and a short last one
+    assert len(edges) % 7 and len(edges) > 14
+    assert tokenize_config(edges, task.tokenizer, kind="edges")[:] == whole[:]
+    with pytest.raises(ValueError, match="path_loss must be .* got 'last'"):
+        tokenize_config(edges, task.tokenizer, "last")
+
+
 def test_collator_pads_and_masks_phase(task):
     tok = task.tokenizer
     feats = [tokenize_config(task["edges"]["train"], tok, kind="edges")[0],
@@ -381,10 +393,13 @@ def test_length_grouped_loss_equals_padded_loss(task, preset):
 
 
 @pytest.mark.parametrize("preset", ["gpt2-tiny", "linear-tiny"])
-def test_gradient_accumulation_matches_the_big_batch(task, tmp_path, preset):
+def test_gradient_accumulation_matches_the_big_batch(task, tmp_path, preset, monkeypatch):
     """2 accumulation steps x batch B give the same update as one batch of 2B, and so does a
     full batch that a memory budget splits into micro-batches."""
+    from hf_geommem.training import memory
     from hf_geommem.training.memory import step_estimate_gb
+
+    monkeypatch.setattr(memory, "current_rss_gb", lambda: None)  # runtime: RUNTIME_GB
 
     n = task["edges"]["train"].num_rows + task["paths"]["train"].num_rows
     assert n % 2 == 0, n
@@ -438,6 +453,50 @@ def test_micro_batches_divide_a_mini_batch():
     assert mini.micro_batch_size * mini.accumulation_steps == 98
     assert plan_micro_batches(98, lengths, budget_gb=None, whole_epoch=False,
                               **cost).accumulation_steps == 1
+
+
+def test_plan_runtime_is_the_process_memory_plus_a_margin(monkeypatch):
+    from hf_geommem.training import memory
+
+    rss = memory.current_rss_gb()
+    assert rss is not None and 0.05 < rss < 64  # this process, read from /proc/self/statm
+    monkeypatch.setattr(memory, "current_rss_gb", lambda: 3.0)
+    assert memory.runtime_gb() == pytest.approx(3.0 + memory.RUNTIME_MARGIN_GB)
+    monkeypatch.setattr(memory, "current_rss_gb", lambda: 0.1)
+    assert memory.runtime_gb() == memory.RUNTIME_GB
+    lengths = [10] * 100
+    cost = dict(bytes_per_token=memory.GB / 1000, fixed_bytes=0.0, param_bytes=0)
+    light = memory.plan_micro_batches(100, lengths, budget_gb=4.0, whole_epoch=True, **cost)
+    heavy = memory.plan_micro_batches(100, lengths, budget_gb=4.0, whole_epoch=True,
+                                      runtime_gb=3.0, **cost)
+    assert heavy.micro_batch_size < light.micro_batch_size and heavy.estimated_gb <= 4.0
+    with pytest.raises(memory.MemoryBudgetError, match="process \\(about 3.90 GB"):
+        memory.plan_micro_batches(100, lengths, budget_gb=3.9, whole_epoch=True,
+                                  runtime_gb=3.9, **cost)
+
+
+def test_memory_probe_stays_under_its_own_bound():
+    # the probe holds its examples' activations: unbounded, 256 gpt2-mid in-context examples
+    # took ~18 GB before training started
+    from hf_geommem.training.memory import PILOT_SIZE, PROBE_SIZES, step_cost
+
+    lengths = [10] * 1000
+    width = 64
+    probed = []
+
+    def loss_for(idx):
+        probed.append(len(idx))
+        x = torch.ones(sum(lengths[i] for i in idx), width, requires_grad=True)
+        return x.exp().sum()  # exp saves its output: 4 * width bytes per token
+
+    per_token = 4 * width
+    assert step_cost(loss_for, lengths, set(), seed=0) == pytest.approx((per_token, 0.0))
+    assert probed == list(PROBE_SIZES)
+    probed.clear()
+    bound = 40 * 10 * per_token  # 40 examples' worth
+    slope, fixed = step_cost(loss_for, lengths, set(), seed=0, max_probe_bytes=bound)
+    assert probed[0] == PILOT_SIZE and max(probed) == 40 and probed[1] < probed[2]
+    assert (slope, fixed) == pytest.approx((per_token, 0.0))
 
 
 @pytest.mark.parametrize("preset", ["llama-tiny", "mamba-tiny"])

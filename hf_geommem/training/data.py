@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import torch
-from datasets import Dataset
+from datasets import Dataset, concatenate_datasets
 
 
 __all__ = ["column", "tokenize_config", "AnswerOnlyCollator", "training_parts",
@@ -44,12 +44,29 @@ def column(ds: Dataset, name: str) -> list:
     return ds.data.column(name).to_pylist() if ds._indices is None else list(ds[name])
 
 
+TOKENIZE_CHUNK = 16_384
+"""Rows tokenized at a time: the fast tokenizer's encodings and the Python lists of a whole
+200,000-graph in-context set took ~4 GB at once; per chunk they are freed as Arrow takes over."""
+
+
 def tokenize_config(ds: Dataset, tokenizer: Any, path_loss: str = "dataset",
                     kind: str = "paths") -> Dataset:
     """Add ``input_ids`` (prompt + completion) and ``labels`` (-100 off the answer) to a split.
 
     ``kind`` ("edges" or "paths") is stored per row, so the staged recipe can mask by phase.
-    Returns a Dataset with columns ``input_ids``, ``labels``, ``kind``."""
+    Tokenizes :data:`TOKENIZE_CHUNK` rows at a time. Returns a Dataset with columns
+    ``input_ids``, ``labels``, ``kind``."""
+    if path_loss not in ("dataset", "full", "first_token"):
+        raise ValueError(f"path_loss must be 'dataset', 'full' or 'first_token', got "
+                         f"{path_loss!r}")
+    if len(ds) <= TOKENIZE_CHUNK:
+        return _tokenize_rows(ds, tokenizer, path_loss, kind)
+    return concatenate_datasets([
+        _tokenize_rows(ds.select(range(i, min(i + TOKENIZE_CHUNK, len(ds)))), tokenizer,
+                       path_loss, kind) for i in range(0, len(ds), TOKENIZE_CHUNK)])
+
+
+def _tokenize_rows(ds: Dataset, tokenizer: Any, path_loss: str, kind: str) -> Dataset:
     prompts = tokenizer(column(ds, "prompt"), add_special_tokens=False)["input_ids"]
     completions = tokenizer(column(ds, "completion"), add_special_tokens=False)["input_ids"]
     masks = column(ds, "loss_mask") if "loss_mask" in ds.column_names else [None] * len(prompts)

@@ -28,7 +28,8 @@ from .decoding import evaluate_edges
 from .checkpoints import (_checkpoint_step, _restart_check, _truncate_metrics,  # noqa: F401
                           last_complete_checkpoint, read_metrics)
 from .run_folder import RUN_ENV_FILE, push_run  # noqa: F401  (its old home)
-from .memory import MicroBatchPlan, peak_rss_gb, plan_micro_batches, step_cost
+from . import memory
+from .memory import GB, PARAM_COPIES, MicroBatchPlan, peak_rss_gb, plan_micro_batches, step_cost
 from .trainer import GraphTrainer, NonFiniteLossError, batch_loss
 
 MIN_POSITIONS = 64  # position table of a fresh GPT-2 / Llama preset, at least
@@ -421,7 +422,7 @@ def _memory_plan(model: Any, train_ds: Any, collator: AnswerOnlyCollator, config
     lengths = [len(x) for x in column(train_ds, "input_ids")]
     params = [p for p in model.parameters()]
     param_bytes = sum(p.numel() * p.element_size() for p in params)
-    per_token, fixed = 0.0, 0.0
+    per_token, fixed, runtime = 0.0, 0.0, memory.runtime_gb()
     if config.memory_budget_gb is not None:
         def loss_for(idx: list[int]) -> torch.Tensor:
             b = collator([train_ds[i] for i in idx])
@@ -432,11 +433,14 @@ def _memory_plan(model: Any, train_ds: Any, collator: AnswerOnlyCollator, config
 
         # train mode (e.g. dropout), which must not shift the run's RNG
         with model_mode(model, training=True), torch.random.fork_rng(devices=[]):
+            # half of what the budget leaves for a step's activations; a probe under 256 MB
+            # never matters, and bounding it tighter would only blur the fit
+            room = (config.memory_budget_gb - runtime) * GB - PARAM_COPIES * param_bytes
             per_token, fixed = step_cost(loss_for, lengths,
                                          {p.untyped_storage().data_ptr() for p in params},
-                                         config.seed)
+                                         config.seed, max_probe_bytes=max(room / 2, GB / 4))
     return plan_micro_batches(batch, lengths, per_token, fixed, param_bytes,
-                              config.memory_budget_gb, whole_epoch)
+                              config.memory_budget_gb, whole_epoch, runtime)
 
 
 def _set_generation_defaults(model: Any, task: TaskData, tok: Any) -> None:

@@ -63,7 +63,15 @@ FINDINGS = """## What the runs show
 - **Longer arms are not solved.** The robustness benchmark's G(500,6) cell failed for Llama,
   so one tuning run tried G(600,6) with 6 pause tokens (the paper uses l pauses): held-out exact
   path stayed low with every train path memorized (`T_L_g600x6_s103_p6`). More pauses are not
-  the missing piece; what is, is open.
+  the missing piece. GPT-2 with its recipe (2 pauses, 150 epochs) ends at {T_G_g600x6_s103}
+  on G(600,6) (`T_G_g600x6_s103`): v1, four hops from the leaf, is the failing token (the later
+  hops are right when v1 is given), and it climbs only in the last third of the schedule, while
+  the learning rate decays. Two changes did not help and were stopped: 400 epochs (the same
+  peak lr held 2.7x longer, `T_G_e400_g600x6_s103`) and 4 layers instead of 2
+  (`T_G4_g600x6_s103`); their curves are in the stopped-runs table. Longer arms stay open.
+- **GPT-2's last hop on G(1000,5) seed 0 is a seed, not the recipe**: on the tuning graph
+  G(1200,5) seed 102 the same recipe ends at {T_G_g1200_s102} (`T_G_g1200_s102`); there too
+  the held-out leaf is the hop learned last (its final per-position row is complete).
 - **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still
   far from its plateau halfway through (`T_L_g1200_s102_rep1`, stopped, below). Trained for
@@ -92,7 +100,7 @@ def partial_table(partial: dict) -> list[str]:
         spec = run["spec"]
         curve = ", ".join(f"{c['step']}: {100 * c['exact']:.0f} / {100 * c['train_exact']:.0f}"
                           for c in run["curve"])
-        rows.append((name, spec.get("model", "llama-small"), f"G({spec['degree']},5)",
+        rows.append((name, spec.get("model", "llama-small"), f"G({spec['degree']},{spec.get('length', 5)})",
                      spec["seed"], spec.get("path_repeats", 1), spec["max_steps"],
                      run["curve"][-1]["step"], curve))
     return markdown_table(["run", "model", "graph", "seed", "path repeats", "planned steps",

@@ -7,6 +7,8 @@ seeds, with every run reported (no best-of).
         [--families gpt2,llama,mamba] [--cells G(200,5),G(500,6)] [--seeds 0,1]
     python benchmarks/robustness.py --table outputs/robustness/results.jsonl \
         --json docs/robustness.json --md docs/robustness.md
+    # reruns on top of the committed table (its done-when rows kept):
+    python benchmarks/robustness.py --table docs/robustness.json outputs/rerun/results.jsonl
 
 The grid (the test set: the recipes in ``hf_geommem.presets.RECIPES`` were tuned on G(300,5)
 and G(600,5) with seeds >= 100, never on these): path-star G(d,5) for d in {200, 500, 1000} and
@@ -109,12 +111,20 @@ def merged_rows(files: list[Path]) -> list[dict]:
     earlier one's (a rerun under newer code), and every row names its code."""
     rows: dict[tuple, dict] = {}
     for f in files:
-        for line in f.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                r.setdefault("code", EARLIER_CODE)
-                rows[(r["family"], r["degree"], r["length"], r["seed"])] = r
+        for r in _file_rows(f)[0]:
+            r.setdefault("code", EARLIER_CODE)
+            rows[(r["family"], r["degree"], r["length"], r["seed"])] = r
     return list(rows.values())
+
+
+def _file_rows(f: Path) -> tuple[list[dict], list[dict]]:
+    """(grid rows, done-when rows) of a ``results.jsonl`` (no done-when rows) or of a table's
+    own JSON (``{"runs": ..., "done_when": ...}``, e.g. the committed docs/robustness.json)."""
+    text = f.read_text()
+    if f.suffix == ".json":
+        data = json.loads(text)
+        return data["runs"], data.get("done_when", [])
+    return [json.loads(line) for line in text.splitlines() if line.strip()], []
 
 
 def _environment() -> dict:
@@ -222,7 +232,8 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
     from hf_geommem.presets import RECIPES
 
     rows = merged_rows(results)
-    done_rows = done_when_rows(done) if done else []
+    # the done-when runs' folder, else the rows a table JSON among the inputs carries
+    done_rows = done_when_rows(done) if done else [r for f in results for r in _file_rows(f)[1]]
     have = {(r["family"], r["degree"], r["length"], r["seed"]) for r in rows}
     missing = [f"{f} {_cell_name(d, ln)} seed {s}" for f in FAMILIES for d, ln in GRID
                for s in SEEDS if (f, d, ln, s) not in have]
@@ -281,9 +292,10 @@ def main() -> None:
     p.add_argument("--cells", default=",".join(_cell_name(*c) for c in GRID),
                    help="comma list of G(d,l)")
     p.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    p.add_argument("--table", metavar="RESULTS_JSONL", nargs="+",
-                   help="only write the table (several files: a later file's run of a cell "
-                        "replaces an earlier one's)")
+    p.add_argument("--table", metavar="RESULTS", nargs="+",
+                   help="only write the table from results.jsonl files or a table's JSON "
+                        "(several files: a later file's run of a cell replaces an earlier "
+                        "one's)")
     p.add_argument("--json", default="docs/robustness.json")
     p.add_argument("--md", default="docs/robustness.md")
     p.add_argument("--done", help="with --table: folder of the 'done when' runs")

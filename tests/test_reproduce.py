@@ -230,6 +230,19 @@ def test_preset_seed_counts():
         RP.Preset("x", "", {}, {}, {}, {}, {}, {}, {}, None, knob_seeds=0)
 
 
+def test_cpu_large_runs_claim_1_on_the_big_graph_and_the_controls_small():
+    large = RP.REPRODUCTION_PRESETS["cpu-large"]
+    runs = {r.name: r for r in large.runs()}
+    assert (runs["gpt2"].data["degree"], runs["gpt2"].config["min_epochs"]) == (5000, 100)
+    assert runs["gpt2"].config["batch_size"] == 256  # the family recipe's
+    for name in ("frozen", "forward", "first_token", "edges_only"):
+        assert runs[name].data["degree"] == 300, name
+    assert runs["forward"].data["edges"] == "forward"
+    assert "llama" not in runs and RP.REPRODUCTION_PRESETS["cpu"].controls_graph["degree"] == 300
+    claim3 = next(c for c in RP.CLAIMS if c.id == "3")
+    assert claim3.setting(large).startswith("G(300,5)")
+
+
 def test_a_claim_is_one_object_and_the_ids_derive_from_the_list():
     assert RP.CLAIM_IDS == tuple(c.id for c in RP.CLAIMS)
     assert RP.CLAIM_RUNS == {c.id: c.needs for c in RP.CLAIMS}

@@ -12,10 +12,13 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: Any) -> None:
     rp = sub.add_parser("reproduce", help="every claim of the paper: runs, REPORT.md, figures")
-    rp.add_argument("--preset", choices=["smoke", "cpu", "paper"], default="cpu",
+    from ..reproduce.presets import REPRODUCTION_PRESETS
+
+    rp.add_argument("--preset", choices=list(REPRODUCTION_PRESETS), default="cpu",
                     help="smoke: toy sizes (~1 min); cpu: G(300,5), 2-layer models with "
-                         "their family recipes (one core; see --dry-run for the time); paper: "
-                         "the paper's settings (GPU)")
+                         "their family recipes (one core; see --dry-run for the time); "
+                         "cpu-large: claim 1 with gpt2-small on the paper's G(5000,5), the "
+                         "rest as cpu; paper: the paper's settings (GPU)")
     rp.add_argument("--out", required=True, help="folder for REPORT.md, results.json, "
                                                  "figures/ and runs/")
     rp.add_argument("--claims", help="comma list of claims to run (default all): 1-8, "

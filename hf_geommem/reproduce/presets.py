@@ -22,7 +22,8 @@ class Preset:
     ``gpt2_seeds`` for claim 1's GPT-2; ``model_seeds`` for the other claim-1 families (the
     "use" tests run inside every claim-1 model); ``control_seeds`` for the controls (frozen,
     forward, first-token, in-context, edges-only: claims 2-6, and the frozen "use" control);
-    ``knob_seeds`` for the knob table. Verdicts over seeds follow
+    ``knob_seeds`` for the knob table. ``control_graph`` (default ``graph``): the graph of the
+    controls and the edges-only run. Verdicts over seeds follow
     :data:`~hf_geommem.reproduce.claim.SEED_RULE`."""
 
     name: str
@@ -40,6 +41,13 @@ class Preset:
     model_seeds: int = 1
     control_seeds: int = 1
     knob_seeds: int = 1
+    control_graph: dict | None = None
+
+    @property
+    def controls_graph(self) -> dict:
+        """The graph of the controls and the edges-only run: ``control_graph``, else ``graph``
+        (a preset may run claim 1 on a large graph and its controls at a cheaper size)."""
+        return self.control_graph if self.control_graph is not None else self.graph
 
     def __post_init__(self):
         for name in ("gpt2_seeds", "model_seeds", "control_seeds", "knob_seeds"):
@@ -57,7 +65,7 @@ class Preset:
             n = seeds or (self.gpt2_seeds if family == "gpt2" else self.model_seeds)
             for s in range(n):
                 out.append(train_spec(family, data, s, **cfg))
-        ctl = self.controls
+        ctl, g = self.controls, self.controls_graph
         for s in range(seeds or self.control_seeds):
             out.append(train_spec("frozen", g, s, **ctl, freeze_embeddings=True))
             out.append(train_spec("forward", {**g, "edges": "forward"}, s, **ctl))
@@ -83,6 +91,17 @@ def _gpt2(steps: int, eval_steps: int, **kw: Any) -> dict:
     return {**fixed, **kw, "max_steps": steps, "eval_steps": eval_steps}
 
 
+
+# the cpu-scale runs besides claim 1 and its controls (the cpu and cpu-large presets)
+_CPU_STUDIES = dict(
+    in_context=dict(data=dict(in_context=True, degree=10, length=5, num_train=20_000,
+                              num_test=500),
+                    config=_gpt2(200, 50, batch_size=128)),
+    edges_only=_gpt2(50, 50, recipe="edges"),
+    node2vec=dict(epochs=10_000, dim=100), knobs=dict(steps=10_000, dim=512),
+    # Holm over 31 layers needs n_null >= 2 * 31 / ALPHA - 1 = 2,479 draws before a layer can
+    # count (probing.layer_verdicts)
+    probe=dict(model="smollm2", pack="months", n_null=3000))
 
 REPRODUCTION_PRESETS: dict[str, Preset] = {
     "smoke": Preset(
@@ -110,16 +129,19 @@ REPRODUCTION_PRESETS: dict[str, Preset] = {
         models={family: dict(model=f"{family}-small", geometry_points=12)
                 for family in ("gpt2", "llama", "mamba")},
         controls=_gpt2(120, 20),
-        in_context=dict(data=dict(in_context=True, degree=10, length=5, num_train=20_000,
-                                  num_test=500),
-                        config=_gpt2(200, 50, batch_size=128)),
-        edges_only=_gpt2(50, 50, recipe="edges"),
-        node2vec=dict(epochs=10_000, dim=100), knobs=dict(steps=10_000, dim=512),
-        # Holm over 31 layers needs n_null >= 2 * 31 / ALPHA - 1 = 2,479 draws before a layer
-        # can count (probing.layer_verdicts)
-        probe=dict(model="smollm2", pack="months", n_null=3000),
+        **_CPU_STUDIES,
         # issue 16: one seed per knob, control and "use" test let float noise flip verdicts
         gpt2_seeds=3, model_seeds=3, control_seeds=3, knob_seeds=3),
+    "cpu-large": Preset(
+        "cpu-large", "claim 1 on the paper's main graph on CPU: gpt2-small with its family "
+                     "recipe for 100 epochs on G(5000,5) (20,001 nodes, 2 pause tokens); the "
+                     "controls and studies as in the cpu preset, on G(300,5); one seed each",
+        graph=dict(degree=5000, length=5, pauses=2),
+        # 100 epochs (17,100 steps) instead of the recipe's 150: one core's hour
+        models={"gpt2": dict(model="gpt2-small", min_epochs=100, eval_steps=1000,
+                             geometry_points=12)},
+        controls=_gpt2(120, 20), control_graph=dict(degree=300, length=5, pauses=2),
+        **_CPU_STUDIES),
     "paper": Preset(
         "paper", "the paper's settings (science.md 3): GPT-mid 12 x 384 and Mamba-mid on "
                  "G(5000,5), AdamW lr 5e-5, warmup + cosine, weight decay 0.01, batch 1024; "

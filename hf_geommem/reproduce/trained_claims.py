@@ -23,8 +23,7 @@ FAMILIES = ("gpt2", "llama", "mamba")
 
 
 # ---------------------------------------------------------------------- shared pieces
-def _graph_name(preset: Preset) -> str:
-    g = preset.graph
+def _graph_name(g: dict) -> str:
     return f"G({g['degree']},{g['length']}), {g['pauses']} pause(s)"
 
 
@@ -167,7 +166,7 @@ def _claim4(R: Results) -> dict:
 
 
 def _controls_setting(preset: Preset) -> str:
-    return f"{_graph_name(preset)}; {preset.controls['model']}"
+    return f"{_graph_name(preset.controls_graph)}; {preset.controls['model']}"
 
 
 def _claim5(R: Results) -> dict:
@@ -199,7 +198,7 @@ def _claim6(R: Results) -> dict:
 
 def _setting6(preset: Preset) -> str:
     e = preset.edges_only
-    return f"{_graph_name(preset)}; {e['model']}, edges only, {e['max_steps']} steps"
+    return f"{_graph_name(preset.controls_graph)}; {e['model']}, edges only, {e['max_steps']} steps"
 
 
 # ---------------------------------------------------------------------- geometry

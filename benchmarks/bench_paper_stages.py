@@ -15,6 +15,8 @@ and the knob table (a few steps each: their memory does not grow with steps); th
 (SmolLM2-135M, months, the preset's 1,000 null draws); report (the leaf vs first-hop figure
 of the trained model and a Markdown page). One process; each stage's peak RSS is its own
 (``stage_meter``), CPU time of the process (the machine may be shared: wall time in the JSON).
+A training stage's memory budget is the default 4 GB on top of what the process already holds
+(the budget counts the whole process, and this one keeps the earlier stages' tasks and models).
 """
 
 from __future__ import annotations

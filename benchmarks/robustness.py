@@ -44,11 +44,7 @@ def _cell_name(degree: int, length: int) -> str:
 
 def run_cell(family: str, degree: int, length: int, seed: int, root: Path) -> dict:
     """Build, train with no flag but the model, score; return the row."""
-    from hf_geommem.builder import load_task
     from hf_geommem.cli import main as cli
-    from hf_geommem.geometry import trained_geometry
-    from hf_geommem.training import read_metrics
-    from transformers import AutoModelForCausalLM
 
     data = root / "data" / f"g{degree}_{length}_s{seed}"
     if not data.exists():
@@ -64,6 +60,19 @@ def run_cell(family: str, degree: int, length: int, seed: int, root: Path) -> di
     wall = time.perf_counter() - t0
     if code:
         raise RuntimeError(f"train failed for {run}")
+    return {"family": family, "degree": degree, "length": length,
+            **score_run(run, data, seed), "wall_seconds": wall}
+
+
+def score_run(run: Path, data: Path, seed: int) -> dict:
+    """A finished run's row: the final evaluation (every held-out arm), the curve, and the
+    navigation accuracy of its token embeddings against :data:`NULL_DRAWS` shuffled-node
+    draws (also used by ``benchmarks/large_graph.py``)."""
+    from hf_geommem.builder import load_task
+    from hf_geommem.geometry import trained_geometry
+    from hf_geommem.training import read_metrics
+    from transformers import AutoModelForCausalLM
+
     rows = [r for r in read_metrics(run) if "eval_exact_path" in r]
     final = rows[-1]
     task = load_task(data)
@@ -72,8 +81,8 @@ def run_cell(family: str, degree: int, length: int, seed: int, root: Path) -> di
     score = nav["navigation_accuracy"]
     run_file = json.loads((run / "geommem_run.json").read_text())
     return {
-        "family": family, "model": FAMILIES[family], "degree": degree, "length": length,
-        "seed": seed, "pauses": task.metadata.get("num_pauses"),
+        "model": run_file["config"]["model"], "seed": seed,
+        "pauses": task.metadata.get("num_pauses"),
         "num_test_arms": final.get("eval_num_arms"),
         "final_exact": final["eval_exact_path"], "final_v1": final["eval_first_token"],
         "final_per_position": final.get("eval_per_position"),
@@ -82,7 +91,7 @@ def run_cell(family: str, degree: int, length: int, seed: int, root: Path) -> di
         "steps": final["step"], "max_steps": run_file["config"]["max_steps"],
         "navigation": score.value, "navigation_null_high": score.null_high,
         "navigation_p": score.p, "verdict": nav["verdict"],
-        "wall_seconds": wall, "recipe": run_file.get("family_recipe"), "code": _commit(),
+        "recipe": run_file.get("family_recipe"), "code": _commit(),
         "curve": [{"step": r["step"], "exact": r["eval_exact_path"],
                    "v1": r["eval_first_token"], "train_exact": r.get("train_exact_path"),
                    "per_position": r.get("eval_per_position")} for r in rows],
@@ -127,7 +136,7 @@ def _file_rows(f: Path) -> tuple[list[dict], list[dict]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()], []
 
 
-def _environment() -> dict:
+def environment() -> dict:
     import torch
 
     return {"torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -145,7 +154,7 @@ def run_grid(out: Path, families: list[str], cells: list[tuple[int, int]],
         for line in results.read_text().splitlines():
             r = json.loads(line)
             done.add((r["family"], r["degree"], r["length"], r["seed"]))
-    env = _environment()
+    env = environment()
     for family in families:
         for degree, length in cells:
             for seed in seeds:

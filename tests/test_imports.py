@@ -18,6 +18,17 @@ def test_light_modules_load_neither_transformers_nor_datasets(module, tmp_path):
     assert out.stdout.strip() == "[]"
 
 
+def test_the_cli_parser_loads_no_torch(tmp_path):
+    # every command's help, parsed once at startup: an import of a torch module there cost
+    # every `hf-geommem` call ~7 s
+    code = ("import sys\nfrom hf_geommem.cli import build_parser\nbuild_parser()\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
 def test_old_import_paths_keep_working():
     from hf_geommem.geometry import GeometryCallback, GeometryRecorder, record_schedule
     from hf_geommem.interventions import PACK_TEMPLATES, plot_ablation_curve

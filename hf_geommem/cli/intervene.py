@@ -25,9 +25,11 @@ def add_parser(sub: Any) -> None:
     iv.add_argument("--dataset", help="task folder (default: the one the run recorded)")
     iv.add_argument("--layer", type=seed_arg, default=0,
                     help="site: 0 = token embeddings, L = output of decoder block L")
-    iv.add_argument("--k", type=count_arg, help="directions ablated (default min(16, arms - 1, width); "
-                                          "for laplacian min(16, width)); the figure sweeps "
-                                          "k = 1, 2, 4, ... up to it")
+    iv.add_argument("--k", type=count_arg,
+                    help="directions ablated (default min(K, arms - 1, width), K = "
+                         "hf_geommem.interventions.DEFAULT_K, chosen by power in "
+                         "docs/use_power.md; for laplacian min(K, width)); the figure sweeps "
+                         "k = 1, 2, 4, ... up to it")
     iv.add_argument("--method", choices=["arm-means", "laplacian"], default="arm-means",
                     help="geometric directions: principal directions of the arm means, or of "
                          "the projection onto the smoothest Laplacian eigenspaces")

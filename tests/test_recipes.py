@@ -208,3 +208,21 @@ def test_a_run_file_from_before_the_epoch_floor_still_resumes():
 
     old = {k: v for k, v in asdict(cfg).items() if k != "min_epochs"}  # written before it
     assert saved_config(old) == asdict(cfg)
+
+
+def test_cli_none_overrides_a_recipe_field_and_absent_leaves_it():
+    import argparse
+
+    from hf_geommem.cli.train import add_train_options, recipe_overrides
+
+    p = argparse.ArgumentParser()
+    add_train_options(p)
+    given = recipe_overrides(p.parse_args(["--stop-after-train-exact", "none", "--min-epochs",
+                                           "none", "--batch-size", "full", "--lr", "0.01"]))
+    assert given == {"stop_after_train_exact": None, "min_epochs": None, "batch_size": None,
+                     "learning_rate": 0.01}
+    assert recipe_overrides(p.parse_args([])) == {}
+    assert recipe_overrides(p.parse_args(["--stop-after-train-exact", "3"])) == {
+        "stop_after_train_exact": 3}
+    with pytest.raises(SystemExit):
+        p.parse_args(["--stop-after-train-exact", "soon"])

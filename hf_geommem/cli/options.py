@@ -83,6 +83,18 @@ min_epochs_arg = _positive_or_none("a number of epochs")
 """argparse type of --min-epochs: a number of epochs > 0, or 'none' (no epoch floor)."""
 
 
+def stop_after_arg(text: str) -> int | None:
+    """argparse type of --stop-after-train-exact: a number of evaluations, or ``none`` (run
+    every step; TrainConfig checks the number)."""
+    if text == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'none', got {text!r}"
+                                         ) from None
+
+
 
 def report_to_arg(text: str) -> str | list[str]:
     """``--report-to a,b`` as the list TrainingArguments takes (one name stays a string, so

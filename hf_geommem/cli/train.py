@@ -12,16 +12,18 @@ from typing import Any
 
 from ..presets import RECIPE_FIELDS
 from .options import (batch_size_arg, budget_arg, int_at_least, min_epochs_arg, print_final,
-                      push_or_explain, report_to_arg, seed_arg)
+                      push_or_explain, report_to_arg, seed_arg, stop_after_arg)
 
 __all__ = ["add_parser", "run", "add_train_options", "train_config", "recipe_overrides"]
 
 _RECIPE_NOTE = "(default: the model family's recipe, see `hf-geommem models`)"
 # argparse types beyond the annotation's (int, float, str)
 _TYPES = {"batch_size": batch_size_arg, "memory_budget_gb": budget_arg, "seed": seed_arg,
-          "path_repeats": int_at_least(1), "min_epochs": min_epochs_arg}
-# recipe fields whose None is a value (full batch, no epoch floor): absent is not None
-_NONE_IS_A_VALUE = ("batch_size", "min_epochs")
+          "path_repeats": int_at_least(1), "min_epochs": min_epochs_arg,
+          "stop_after_train_exact": stop_after_arg}
+# recipe fields whose None is a value (full batch, no epoch floor, no stopping rule): absent
+# is not None
+_NONE_IS_A_VALUE = ("batch_size", "min_epochs", "stop_after_train_exact")
 _PLAIN = {"int": int, "float": float, "str": str}
 
 
@@ -54,8 +56,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 
 def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe fields given on the command line (the rest come from the family recipe).
-    ``--batch-size`` and ``--min-epochs`` are suppressed when absent, since their ``None``
-    (``full``, ``none``) is a value."""
+    ``--batch-size``, ``--min-epochs`` and ``--stop-after-train-exact`` are suppressed when
+    absent, since their ``None`` (``full``, ``none``) is a value."""
     out = {field: getattr(args, field) for field in RECIPE_FIELDS
            if getattr(args, field, None) is not None}
     out.update({field: getattr(args, field) for field in _NONE_IS_A_VALUE

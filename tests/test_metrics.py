@@ -78,6 +78,12 @@ def test_edge_margin_and_skewed_low_rank():
     g_s = M.skewed_low_rank_margin(E, np.diag(vals), c)
     assert g_s.value == pytest.approx(g_s.details["full_margin"])
     assert g_s.details["top1"] == g_s.details["full_top1"]
+    # a complete graph: no node has a non-neighbour, so no margin (not a silent NaN)
+    k4 = G.erdos_renyi(4, 1.0, seed=0)
+    assert k4.num_edges == 6
+    with pytest.raises(ValueError, match="no node of the graph .* has both a neighbour and a "
+                                         "non-neighbour"):
+        M.edge_margin(k4.adjacency().toarray(), k4)
 
 
 def test_leaf_first_hop_and_path_matrix():

@@ -49,6 +49,10 @@ def _margin_and_top1(Z_rows: Callable[[np.ndarray], np.ndarray], g: Graph,
             Zt = Z if self_edges else np.where(pos_mask | neg_mask, Z, -np.inf)
             top1[q] = pos_mask[rows, np.argmax(Zt, axis=1)]
     has = np.isfinite(margins)
+    if not has.any():  # e.g. a complete graph: a mean over no nodes would be NaN
+        raise ValueError(f"no node of the graph ({n} nodes, {g.num_edges} edges) has both a "
+                         f"neighbour and a non-neighbour (a complete graph?): the margin is "
+                         f"undefined")
     top_rows = g.degrees > 0 if top1_with_self else has
     return margins[has], top1[top_rows]
 

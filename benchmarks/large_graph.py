@@ -8,7 +8,8 @@ memory.
     # or score a run trained with the same flags (`hf-geommem train ... --min-epochs 100
     # --eval-steps 1000`) under `/usr/bin/time -v`:
     python benchmarks/large_graph.py --run RUN --data D --seed 7 --time-log LOG
-    python benchmarks/large_graph.py --table docs/large_graph.json    # -> docs/large_graph.md
+    python benchmarks/large_graph.py --table docs/large_graph.json --readme README.md
+    # -> docs/large_graph.md and README's sentence
 
 Final values are at the last step, over every held-out arm (never a peak). Not a timed test:
 it prints what it measured.
@@ -99,6 +100,22 @@ def report(row: dict) -> list[str]:
         "2-core machine during the run, so the wall time is an upper bound."]
 
 
+README_BEGIN, README_END = "<!-- large-graph:begin -->", "<!-- large-graph:end -->"
+
+
+def readme_line(row: dict) -> str:
+    """The README's sentence on cpu-large's cost and result, from the row."""
+    return (f"`--preset cpu-large` runs claim 1 with gpt2-small on the paper's "
+            f"G({row['degree']},{row['length']}) (the controls and studies as in the cpu "
+            f"preset, on G(300,5)). Its GPT-2 run alone, measured by "
+            f"`benchmarks/large_graph.py` ([docs/large_graph.md](docs/large_graph.md)): final "
+            f"held-out exact path {100 * row['final_exact']:.1f}% over {row['num_test_arms']:,} "
+            f"held-out arms, navigation accuracy {100 * row['navigation']:.1f}% (null 97.5% "
+            f"{100 * row['navigation_null_high']:.1f}%), {row['steps']:,} steps, "
+            f"{row['wall_seconds'] / 60:.0f} min of wall time on one core (a shared machine: "
+            f"an upper bound), peak RSS {row['peak_rss_gb']:.2f} GB.")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", help="folder for the dataset and the run (train and score)")
@@ -111,8 +128,9 @@ def main() -> None:
     p.add_argument("--json", default="docs/large_graph.json")
     p.add_argument("--table", help="only write the Markdown from this JSON")
     p.add_argument("--md", default="docs/large_graph.md")
+    p.add_argument("--readme", help="also rewrite this README's large-graph sentence")
     args = p.parse_args()
-    from hf_geommem.files import write_text_atomic
+    from hf_geommem.files import replace_between_markers, write_text_atomic
 
     if args.table:
         row = json.loads(Path(args.table).read_text())
@@ -136,6 +154,8 @@ def main() -> None:
         row["environment"] = environment()
         write_text_atomic(args.json, json.dumps(row, indent=1) + "\n")
     write_text_atomic(args.md, "\n".join(report(row)) + "\n")
+    if args.readme:
+        replace_between_markers(args.readme, README_BEGIN, README_END, readme_line(row))
     print("\n".join(report(row)))
 
 

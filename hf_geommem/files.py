@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 __all__ = ["atomic_output_dir", "check_output_dir", "check_output_path", "write_text_atomic",
-           "share_files", "clean_stale_temps", "push_folder"]
+           "replace_between_markers", "share_files", "clean_stale_temps", "push_folder"]
 
 # what a temp name beside its target looks like: ``.NAME.tmp-PID-HEX`` (folders and files)
 _TMP = ".{name}.tmp-"
@@ -25,6 +25,22 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def replace_between_markers(path: str | os.PathLike, begin: str, end: str, body: str) -> Path:
+    """Replace the text between the lines ``begin`` and ``end`` of ``path`` (e.g. a README's
+    generated section) by ``body``, atomically.
+
+    Raises:
+        ValueError: ``path`` lacks one of the markers.
+    """
+    path = Path(path)
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise ValueError(f"{str(path)!r} lacks the {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return write_text_atomic(path, f"{head}{begin}\n{body}\n{end}{tail}")
 
 
 class atomic_output_dir:

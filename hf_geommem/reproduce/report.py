@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cards import markdown_table
-from ..files import write_text_atomic
+from ..files import replace_between_markers, write_text_atomic
 from .claim import SEED_RULE, VERDICT_RULE, pct
 from .claims import CLAIMS
 from .presets import REPRODUCTION_PRESETS
@@ -110,11 +110,4 @@ def update_readme(results_path: str | os.PathLike, readme: str | os.PathLike = "
     """Replace the README's text between ``README_BEGIN`` and ``README_END`` by
     :func:`readme_section` of ``results_path`` (written atomically)."""
     results = json.loads(Path(results_path).read_text())
-    path = Path(readme)
-    text = path.read_text()
-    if README_BEGIN not in text or README_END not in text:
-        raise ValueError(f"{str(path)!r} lacks the {README_BEGIN} ... {README_END} markers")
-    head, rest = text.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    return write_text_atomic(path, f"{head}{README_BEGIN}\n{readme_section(results)}\n"
-                                   f"{README_END}{tail}")
+    return replace_between_markers(readme, README_BEGIN, README_END, readme_section(results))

@@ -189,3 +189,15 @@ def test_hub_branch_of_load_task_is_mocked(data, tmp_path, monkeypatch):
     task = H.load_task("me/g8_3", revision="v1")
     assert calls[0] == ("me/g8_3", "README.md", "dataset", "v1")
     assert task.graph.num_nodes == 17 and task["paths"]["test"].num_rows == 2
+
+
+def test_generated_readme_section_is_replaced_whole_or_not_at_all(tmp_path):
+    from hf_geommem.files import replace_between_markers
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- x:begin -->\nold line\n<!-- x:end -->\noutro\n")
+    replace_between_markers(readme, "<!-- x:begin -->", "<!-- x:end -->", "new line")
+    assert readme.read_text() == "intro\n<!-- x:begin -->\nnew line\n<!-- x:end -->\noutro\n"
+    with pytest.raises(ValueError, match="lacks the <!-- y:begin --> ... <!-- y:end -->"):
+        replace_between_markers(readme, "<!-- y:begin -->", "<!-- y:end -->", "lost")
+    assert "new line" in readme.read_text() and list(tmp_path.iterdir()) == [readme]

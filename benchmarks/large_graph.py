@@ -1,12 +1,11 @@
 """The paper's main graph on CPU (issue 17): gpt2-small on path-star G(5000,5) (20,001 nodes,
 3,750 train / 1,250 held-out arms) with the claim-1 settings of ``reproduce --preset
-cpu-large`` (the family recipe for 100 epochs), to the final held-out exact path, with the
+cpu-large``, to the final held-out exact path, with the
 navigation accuracy of its token embeddings against the shuffled-node null, wall time and peak
 memory.
 
     OMP_NUM_THREADS=1 python benchmarks/large_graph.py --out outputs/large [--seed 7]
-    # or score a run trained with the same flags (`hf-geommem train ... --min-epochs 100
-    # --eval-steps 1000`) under `/usr/bin/time -v`:
+    # or score a run trained with the same flags (`preset_flags()`) under `/usr/bin/time -v`:
     python benchmarks/large_graph.py --run RUN --data D --seed 7 --time-log LOG
     python benchmarks/large_graph.py --table docs/large_graph.json --readme README.md
     # -> docs/large_graph.md and README's sentence
@@ -34,9 +33,11 @@ def preset_flags() -> list[str]:
     """``train`` flags of the cpu-large preset's claim-1 GPT-2 run (its one definition)."""
     from hf_geommem.reproduce.presets import REPRODUCTION_PRESETS
 
-    cfg = REPRODUCTION_PRESETS["cpu-large"].models["gpt2"]
-    return ["--model", cfg["model"], "--min-epochs", str(cfg["min_epochs"]),
-            "--eval-steps", str(cfg["eval_steps"])]
+    cfg = dict(REPRODUCTION_PRESETS["cpu-large"].models["gpt2"])
+    cfg.pop("geometry_points", None)  # recording only: the run trains the same without it
+    flags = {"learning_rate": "--lr"}
+    return [x for k, v in cfg.items()
+            for x in (flags.get(k, "--" + k.replace("_", "-")), str(v))]
 
 
 def time_log(path: Path) -> dict:

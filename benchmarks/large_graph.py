@@ -37,7 +37,7 @@ def preset_flags() -> list[str]:
     cfg.pop("geometry_points", None)  # recording only: the run trains the same without it
     flags = {"learning_rate": "--lr"}
     return [x for k, v in cfg.items()
-            for x in (flags.get(k, "--" + k.replace("_", "-")), str(v))]
+            for x in (flags.get(k, "--" + k.replace("_", "-")), "none" if v is None else str(v))]
 
 
 def time_log(path: Path) -> dict:

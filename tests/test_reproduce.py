@@ -233,7 +233,7 @@ def test_preset_seed_counts():
 def test_cpu_large_runs_claim_1_on_the_big_graph_and_the_controls_small():
     large = RP.REPRODUCTION_PRESETS["cpu-large"]
     runs = {r.name: r for r in large.runs()}
-    assert (runs["gpt2"].data["degree"], runs["gpt2"].config["min_epochs"]) == (5000, 90)
+    assert (runs["gpt2"].data["degree"], runs["gpt2"].config["max_steps"]) == (5000, 960)
     assert runs["gpt2"].config["batch_size"] == 4096  # not the family recipe's 256
     for name in ("frozen", "forward", "first_token", "edges_only"):
         assert runs[name].data["degree"] == 300, name

@@ -141,9 +141,11 @@ REPRODUCTION_PRESETS: dict[str, Preset] = {
         # not the family recipe: its weight decay of 1.0 left even the training paths at 33%
         # after 41 epochs here (17,100-step run stopped at 7,000, held-out exact 8.2%); large
         # batches with light decay memorize 40,000 edges within the hour (issue 17)
+        # 960 steps of 4,096 examples: 90 epochs of G(5000,5)'s 43,750
         models={"gpt2": dict(model="gpt2-small", batch_size=4096, learning_rate=1e-3,
                              weight_decay=0.01, lr_scheduler="cosine", warmup_ratio=0.05,
-                             min_epochs=90, eval_steps=100, geometry_points=12)},
+                             max_steps=960, min_epochs=None, eval_steps=100,
+                             geometry_points=12)},
         controls=_gpt2(120, 20), control_graph=dict(degree=300, length=5, pauses=2),
         **_CPU_STUDIES),
     "paper": Preset(

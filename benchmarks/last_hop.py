@@ -162,6 +162,9 @@ def main() -> None:
     p.add_argument("--figure", help="per-position held-out curves of the runs (PNG)")
     p.add_argument("--from-json", action="store_true",
                    help="read the results from --json instead of analysing the runs again")
+    p.add_argument("--merge", action="store_true",
+                   help="add the runs' analyses to those already in --json (a run of the same "
+                            "name is replaced); the figure of the earlier runs is kept as it is")
     args = p.parse_args()
     from hf_geommem.files import write_text_atomic
 
@@ -169,10 +172,14 @@ def main() -> None:
         results = json.loads(Path(args.json).read_text())
     else:
         results = [analyse(Path(r), args.dataset) for r in args.runs]
+        if args.merge:
+            new = {Path(r["run"]).name for r in results}
+            results = [r for r in json.loads(Path(args.json).read_text())
+                       if Path(r["run"]).name not in new] + results
         write_text_atomic(Path(args.json), json.dumps(results, indent=1) + "\n")
     lines = report(results)
     print("\n".join(lines))
-    if args.figure:
+    if args.figure and not args.merge:
         plot_curves([Path(r) for r in args.runs], Path(args.figure))
     if args.md:
         fig = (f"\n![per-position curves]({Path(args.figure).relative_to(Path(args.md).parent)})"

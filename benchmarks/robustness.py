@@ -254,7 +254,8 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
              "options), then `hf-geommem train --dataset D --model M --out R --seed s` with no "
              "other flag, so the family recipe decides every hyperparameter. The graphs and "
              "seeds here were never used for tuning (the recipes were tuned on G(300,5), "
-             "G(600,5) and G(1200,5) with seeds 100-102, `docs/recipes.md`). Values are at the "
+             "G(600,5) and G(1200,5) with seeds 100-102 and G(600,6) with seed 103, "
+             "`docs/recipes.md`). Values are at the "
              "final step, never a peak; every run is listed.", "",
              "Recipes (today's, `hf_geommem.presets.RECIPES`):", "",
              *(f"- {f}: {d}" for f, d in recipes.items()), "",
@@ -283,7 +284,10 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
                if done_rows else ["Not run."]), "",
              "Code: frozen checkouts of the commits in the `code` column (so that merges during "
              f"the runs could not change them; {EARLIER_CODE} predates the chunked output "
-             "layer, which gives the same loss to float tolerance). The done-when runs: "
+             "layer, which gives the same loss to float tolerance; 6f11b85 and 235ac70 train "
+             "the same runs: between them only the memory plan before the first step and the "
+             "reproduction presets changed, and a 256-example batch on these graphs needs no "
+             "split). The done-when runs: "
              + ", ".join(sorted({r.get("code", "?") for r in done_rows})) + ".", "",
              "Environment: " + "; ".join(sorted(envs)) + ". Wall times are of the train "
              "command (evaluation included); other jobs shared the 2-core machine during "

@@ -5,8 +5,6 @@ navigation accuracy of its token embeddings against the shuffled-node null, wall
 memory.
 
     OMP_NUM_THREADS=1 python benchmarks/large_graph.py --out outputs/large [--seed 7]
-    # or score a run trained with the same flags (`preset_flags()`) under `/usr/bin/time -v`:
-    python benchmarks/large_graph.py --run RUN --data D --seed 7 --time-log LOG
     python benchmarks/large_graph.py --table docs/large_graph.json --readme README.md
     # -> docs/large_graph.md and README's sentence
 
@@ -18,49 +16,43 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 
 from robustness import environment, score_run
 
-GRAPH = dict(degree=5000, length=5)
 TARGET = 0.90
 WALL_TARGET_MIN = 60
 
 
-def preset_flags() -> list[str]:
-    """``train`` flags of the cpu-large preset's claim-1 GPT-2 run (its one definition)."""
+def _preset_run() -> tuple[dict, dict]:
+    """(graph, TrainConfig fields) of the cpu-large preset's claim-1 GPT-2 run (their one
+    definition)."""
     from hf_geommem.reproduce.presets import REPRODUCTION_PRESETS
 
-    cfg = dict(REPRODUCTION_PRESETS["cpu-large"].models["gpt2"])
+    preset = REPRODUCTION_PRESETS["cpu-large"]
+    return dict(preset.graph), dict(preset.models["gpt2"])
+
+
+def preset_flags() -> list[str]:
+    """``train`` flags of the cpu-large preset's claim-1 GPT-2 run."""
+    cfg = _preset_run()[1]
     cfg.pop("geometry_points", None)  # recording only: the run trains the same without it
     flags = {"learning_rate": "--lr"}
     return [x for k, v in cfg.items()
             for x in (flags.get(k, "--" + k.replace("_", "-")), "none" if v is None else str(v))]
 
 
-def time_log(path: Path) -> dict:
-    """Wall seconds and peak RSS (GB) from a ``/usr/bin/time -v`` log."""
-    text = path.read_text()
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    if not wall or not rss:
-        raise ValueError(f"{path} is not a /usr/bin/time -v log (no wall time or peak RSS)")
-    seconds = 0.0
-    for part in wall.group(1).split(":"):
-        seconds = 60 * seconds + float(part)
-    return {"wall_seconds": seconds, "peak_rss_gb": int(rss.group(1)) * 1024 / 2**30}
-
-
 def train_and_score(out: Path, seed: int) -> dict:
     from hf_geommem.cli import main as cli
     from hf_geommem.training.memory import peak_rss_gb
 
-    data, run = out / f"g5000_5_s{seed}", out / f"run_s{seed}"
-    if not data.exists() and cli(["build", "path-star", "--degree", str(GRAPH["degree"]),
-                                  "--length", str(GRAPH["length"]), "--seed", str(seed),
-                                  "--out", str(data)]):
+    graph = _preset_run()[0]
+    data = out / f"g{graph['degree']}_{graph['length']}_s{seed}"
+    run = out / f"run_s{seed}"
+    if not data.exists() and cli(["build", "path-star", *(x for k, v in graph.items()
+                                                          for x in (f"--{k}", str(v))),
+                                  "--seed", str(seed), "--out", str(data)]):
         raise RuntimeError(f"build failed for {data}")
     t0 = time.perf_counter()
     if cli(["train", "--dataset", str(data), "--out", str(run), "--seed", str(seed),
@@ -68,7 +60,8 @@ def train_and_score(out: Path, seed: int) -> dict:
         raise RuntimeError(f"train failed for {run}")
     measured = {"wall_seconds": time.perf_counter() - t0, "peak_rss_gb": peak_rss_gb(),
                 "measured_by": "this script (perf_counter; the process's peak RSS)"}
-    return {**score_run(run, data, seed), **GRAPH, **measured, "flags": preset_flags()}
+    return {**score_run(run, data, seed), "degree": graph["degree"], "length": graph["length"],
+            **measured, "flags": preset_flags()}
 
 
 def report(row: dict) -> list[str]:
@@ -121,11 +114,6 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", help="folder for the dataset and the run (train and score)")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--run", help="score this finished run folder instead of training")
-    p.add_argument("--data", help="with --run: its dataset folder")
-    p.add_argument("--time-log", help="with --run: the /usr/bin/time -v log of its train")
-    p.add_argument("--code", help="with --run: the commit that trained it (default: this "
-                                  "checkout's)")
     p.add_argument("--json", default="docs/large_graph.json")
     p.add_argument("--table", help="only write the Markdown from this JSON")
     p.add_argument("--md", default="docs/large_graph.md")
@@ -135,22 +123,10 @@ def main() -> None:
 
     if args.table:
         row = json.loads(Path(args.table).read_text())
-    elif args.run:
-        if not (args.data and args.time_log):
-            raise SystemExit("--run needs --data and --time-log")
-        from hf_geommem.builder import load_task
-
-        params = load_task(args.data).metadata["graph"]["params"]
-        row = {**score_run(Path(args.run), Path(args.data), args.seed),
-               "degree": params["degree"], "length": params["length"],
-               **time_log(Path(args.time_log)), "flags": preset_flags(),
-               "measured_by": "/usr/bin/time -v of the train command"}
-        if args.code:
-            row["code"] = args.code
     elif args.out:
         row = train_and_score(Path(args.out), args.seed)
     else:
-        raise SystemExit("give --out (train and score), --run or --table")
+        raise SystemExit("give --out (train and score) or --table")
     if not args.table:
         row["environment"] = environment()
         write_text_atomic(args.json, json.dumps(row, indent=1) + "\n")

@@ -115,12 +115,13 @@ def _commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def merged_rows(files: list[Path]) -> list[dict]:
-    """Rows of several ``results.jsonl`` files; a later file's run of a grid cell replaces an
-    earlier one's (a rerun under newer code), and every row names its code."""
+def merged_rows(files: list[list[dict]]) -> list[dict]:
+    """Grid rows of several files (each as read by :func:`_file_rows`); a later file's run of
+    a grid cell replaces an earlier one's (a rerun under newer code), and every row names its
+    code."""
     rows: dict[tuple, dict] = {}
-    for f in files:
-        for r in _file_rows(f)[0]:
+    for file_rows in files:
+        for r in file_rows:
             r.setdefault("code", EARLIER_CODE)
             rows[(r["family"], r["degree"], r["length"], r["seed"])] = r
     return list(rows.values())
@@ -240,9 +241,10 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
     from hf_geommem.files import write_text_atomic
     from hf_geommem.presets import RECIPES
 
-    rows = merged_rows(results)
+    read = [_file_rows(f) for f in results]
+    rows = merged_rows([grid for grid, _ in read])
     # the done-when runs' folder, else the rows a table JSON among the inputs carries
-    done_rows = done_when_rows(done) if done else [r for f in results for r in _file_rows(f)[1]]
+    done_rows = done_when_rows(done) if done else [r for _, dw in read for r in dw]
     have = {(r["family"], r["degree"], r["length"], r["seed"]) for r in rows}
     missing = [f"{f} {_cell_name(d, ln)} seed {s}" for f in FAMILIES for d, ln in GRID
                for s in SEEDS if (f, d, ln, s) not in have]

@@ -50,8 +50,7 @@ def measure(runs: list[Path], ks: list[int], n_null: int, methods: list[str],
         arms = task.graph.arms.shape[0]
         entry = {"model": cfg["model"], "seed": cfg["seed"], "arms": int(arms),
                  "nodes": int(task.graph.num_nodes), "curves": {},
-                 "control": run in controls,
-                 "frozen_embeddings": bool(cfg.get("freeze_embeddings"))}
+                 "control": run in controls}
         for method in methods:
             usable = [k for k in ks if method == "laplacian" or k <= arms - 1]
             try:

@@ -45,18 +45,26 @@ def verdict_null(text: str) -> int:
 
 
 
-def batch_size_arg(text: str) -> int | None:
-    """argparse type of --batch-size: an integer >= 1, or ``full`` (the whole train set)."""
-    if text == "full":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'full', got {text!r}"
-                                         ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'full', got {value}")
-    return value
+def _int_or(word: str, minimum: int | None) -> Callable[[str], int | None]:
+    """argparse type: ``word`` (``None``, the field's "no value") or an integer, checked
+    against ``minimum`` here when given (else by the config that receives it)."""
+    expected = f"an integer >= 1 or {word!r}"
+
+    def parse(text: str) -> int | None:
+        if text.lower() == word:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+    return parse
+
+
+batch_size_arg = _int_or("full", 1)
+"""argparse type of --batch-size: an integer >= 1, or ``full`` (the whole train set)."""
 
 
 
@@ -83,16 +91,9 @@ min_epochs_arg = _positive_or_none("a number of epochs")
 """argparse type of --min-epochs: a number of epochs > 0, or 'none' (no epoch floor)."""
 
 
-def stop_after_arg(text: str) -> int | None:
-    """argparse type of --stop-after-train-exact: a number of evaluations, or ``none`` (run
-    every step; TrainConfig checks the number)."""
-    if text == "none":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'none', got {text!r}"
-                                         ) from None
+stop_after_arg = _int_or("none", None)
+"""argparse type of --stop-after-train-exact: a number of evaluations, or ``none`` (run every
+step; TrainConfig checks the number)."""
 
 
 

@@ -135,9 +135,8 @@ REPRODUCTION_PRESETS: dict[str, Preset] = {
     "cpu-large": Preset(
         "cpu-large", "claim 1 on the paper's main graph on CPU: gpt2-small, batch 4096, lr "
                      "1e-3 with cosine decay, weight decay 0.01, 960 steps (87 epochs) on "
-                     "G(5000,5) (20,001 "
-                     "nodes, 2 pause tokens); the controls and studies as in the cpu preset, on "
-                     "G(300,5); one seed each",
+                     "G(5000,5) (20,001 nodes, 2 pause tokens); the controls and studies as in "
+                     "the cpu preset, on G(300,5); one seed each",
         graph=dict(degree=5000, length=5, pauses=2),
         # not the family recipe: its weight decay of 1.0 left even the training paths at 33%
         # after 41 epochs here (17,100-step run stopped at 7,000, held-out exact 8.2%); large

@@ -14,6 +14,7 @@ with the tokens of a micro-batch bounded at four standard deviations above its m
 from __future__ import annotations
 
 import math
+import os
 import resource
 import sys
 from dataclasses import asdict, dataclass
@@ -71,8 +72,6 @@ def current_rss_gb() -> float | None:
             pages = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    import os
-
     return pages * os.sysconf("SC_PAGE_SIZE") / GB
 
 

@@ -114,8 +114,9 @@ class ProbePack:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "ProbePack":
-        """Read a pack from JSON: ``{"name", "entities", "edges", "templates",
-        "description"}``."""
+        """Read a pack from JSON: ``{"name", "entities", "edges", "templates"}``, optionally
+        ``"description"`` and ``"answer_prompt"`` (what ``hf-geommem intervene --pack`` checks
+        when no ``--template`` is given)."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"pack file {str(path)!r} not found")
         try:

@@ -44,7 +44,11 @@ class Node2VecConfig:
         num_eigenvectors: eigenvectors of ``-L`` tracked (default: all on graphs up to the dense
             limit, 16 above).
         keep_embeddings: store ``V`` at every recorded step.
-        keep_C: also store the ``n x n`` matrix ``C(t)`` (tiny graphs).
+        keep_C: also store the ``n x n`` matrix ``C(t)`` (tiny graphs; needs the dense path).
+        chunk_rows: rows of the ``n x n`` softmax held at once. ``None``: all of them while
+            the dense matrices take at most :data:`DENSE_BYTES`, else chunks of about
+            :data:`CHUNK_BYTES` (the same update up to float summation order; memory ``O(n m
+            + chunk n)`` instead of ``O(n^2)``, so graphs of 5x10^4 nodes train on a laptop).
         device: torch device; dtype: torch dtype (float64 by default: the dynamics are slow
             and float32 round-off shows on tiny graphs).
         seed: init seed.
@@ -59,6 +63,7 @@ class Node2VecConfig:
     num_eigenvectors: int | None = None
     keep_embeddings: bool = True
     keep_C: bool = False
+    chunk_rows: int | None = None
     device: str = "cpu"
     dtype: Any = torch.float64
     seed: int = 0
@@ -70,6 +75,10 @@ class Node2VecConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.chunk_rows is not None and (not isinstance(self.chunk_rows, int)
+                                            or self.chunk_rows < 1):
+            raise ValueError(f"chunk_rows must be an integer >= 1 or None, got "
+                             f"{self.chunk_rows!r}")
         if self.record_steps is not None:
             bad = [s for s in self.record_steps if not 0 <= s <= self.epochs]
             if bad:
@@ -101,8 +110,23 @@ class Node2VecResult:
     groups: np.ndarray | None = None
 
 
-def _memory_check(n: int, itemsize: int) -> None:
-    need = 6 * n * n * itemsize  # logits, P, C and temporaries
+DENSE_BYTES = 2**30  # the dense path's n x n matrices (logits, P, C, temporaries) up to this
+CHUNK_BYTES = 2**28  # one chunk of softmax rows on the chunked path
+
+
+def _chunk_rows(n: int, itemsize: int, config: "Node2VecConfig") -> int:
+    """Softmax rows per chunk: ``n`` (the dense path) when its matrices are small."""
+    if config.chunk_rows is not None:
+        return min(config.chunk_rows, n)
+    if 6 * n * n * itemsize <= DENSE_BYTES:
+        return n
+    return max(1, min(n, CHUNK_BYTES // (2 * n * itemsize)))
+
+
+def _memory_check(n: int, m: int, rows: int, itemsize: int) -> None:
+    # dense: logits, P, C and temporaries; chunked: a chunk's logits and P, plus the n x m
+    # tables and products
+    need = (6 * n * n if rows >= n else 2 * rows * n + 8 * n * m) * itemsize
     try:
         import os
 
@@ -111,9 +135,29 @@ def _memory_check(n: int, itemsize: int) -> None:
         return
     if need > 0.8 * avail:
         raise MemoryError(
-            f"full-softmax Node2Vec on {n} nodes needs about {need / 2**30:.1f} GiB (n x n "
-            f"logits, softmax and C), but {avail / 2**30:.1f} GiB is available; use float32, a "
-            f"GPU (device='cuda') or a smaller graph")
+            f"full-softmax Node2Vec on {n} nodes with {rows} softmax rows at once needs about "
+            f"{need / 2**30:.1f} GiB, but {avail / 2**30:.1f} GiB is available; set a smaller "
+            f"chunk_rows, use float32 or a GPU (device='cuda')")
+
+
+def _softmax_products(V: torch.Tensor, out: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
+                      rows: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Products with ``P = row_softmax(V out^T)`` (n x n) without holding ``P``: it is built
+    ``rows`` rows at a time. Returns ``P @ A`` (n x k), ``P^T @ B`` (n x k') and the rows'
+    log-normalizers ``logsumexp(V out^T, dim=1)`` (n,), so that ``log P_ij = v_i . out_j -
+    lse_i``."""
+    n = V.shape[0]
+    PA = torch.empty(n, A.shape[1], dtype=V.dtype, device=V.device)
+    PTB = torch.zeros(out.shape[0], B.shape[1], dtype=V.dtype, device=V.device)
+    lse = torch.empty(n, dtype=V.dtype, device=V.device)
+    for lo in range(0, n, rows):
+        hi = min(n, lo + rows)
+        logits = V[lo:hi] @ out.T
+        lse[lo:hi] = torch.logsumexp(logits, dim=1)
+        P = torch.exp(logits - lse[lo:hi, None])
+        PA[lo:hi] = P @ A
+        PTB += P.T @ B[lo:hi]
+    return PA, PTB, lse
 
 
 def train_node2vec(graph: Graph, config: Node2VecConfig | None = None,
@@ -143,12 +187,13 @@ def _train(graph: Graph, config: Node2VecConfig,
         raise ValueError(f"Node2Vec's degree-normalized objective needs every node to have a "
                          f"neighbour; node {int(np.flatnonzero(deg == 0)[0])} is isolated")
     dev, dt = torch.device(config.device), config.dtype
-    _memory_check(n, torch.tensor([], dtype=dt).element_size())
-    adj = graph.adjacency().toarray() if n <= 20_000 else None
-    if adj is None:
-        raise ValueError(f"Node2Vec with a full softmax over {n} nodes is limited to 20,000 "
-                         f"nodes here (n x n matrices)")
-    Pg = torch.tensor(adj / deg[:, None], dtype=dt, device=dev)  # D^-1 A
+    itemsize = torch.tensor([], dtype=dt).element_size()
+    rows = _chunk_rows(n, itemsize, config)
+    if config.keep_C and rows < n:
+        raise ValueError(f"keep_C stores the n x n matrix C at every recorded step; with {n} "
+                         f"nodes and chunk_rows={rows} there is none to keep (use keep_C=False "
+                         f"or chunk_rows=None on a graph whose n x n matrices fit)")
+    _memory_check(n, config.dim, rows, itemsize)
     lap = paper_laplacian(graph)
     k = config.num_eigenvectors or (n if n <= DENSE_LIMIT else 16)
     basis = smallest_eigenvectors(lap, k=min(k, n) if n <= DENSE_LIMIT else k, psd=False)
@@ -162,32 +207,82 @@ def _train(graph: Graph, config: Node2VecConfig,
     record = set(config.record_steps if config.record_steps is not None
                  else record_schedule(config.epochs))
     history: list[dict[str, Any]] = []
+
+    def on_record(step: int, V: torch.Tensor, loss: float, C: torch.Tensor | None,
+                  CE: torch.Tensor) -> None:
+        pv = torch.linalg.norm(V.T @ E, dim=0).cpu().numpy()
+        pc = torch.linalg.norm(CE, dim=0).cpu().numpy()
+        row = {"step": step, "loss": loss, "proj_V": pv, "proj_C": pc,
+               "proj_V_group": np.sqrt(np.bincount(groups, weights=pv ** 2)),
+               "proj_C_group": np.sqrt(np.bincount(groups, weights=pc ** 2))}
+        if config.keep_embeddings:
+            row["V"] = V.cpu().numpy().copy()
+        if config.keep_C:
+            row["C"] = C.cpu().numpy().copy()
+        history.append(row)
+        if callback is not None:
+            callback(step, V.cpu().numpy())
+
+    steps = _dense_steps if rows >= n else _chunked_steps
+    V, U = steps(graph, V, U, E, config, record, rows, on_record)
+    return Node2VecResult(V=V.cpu().numpy(), U=None if U is None else U.cpu().numpy(),
+                          eigenvalues=evals, eigenvectors=evecs, history=history,
+                          groups=groups)
+
+
+def _dense_steps(graph: Graph, V: torch.Tensor, U: torch.Tensor | None, E: torch.Tensor,
+                 config: Node2VecConfig, record: set[int], rows: int,
+                 on_record: Callable[..., None]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Training with the whole ``n x n`` softmax in memory (graphs whose matrices fit)."""
+    n, deg = graph.num_nodes, graph.degrees
+    Pg = torch.tensor(graph.adjacency().toarray() / deg[:, None], dtype=config.dtype,
+                      device=V.device)  # D^-1 A
     for step in range(config.epochs + 1):
         out = V if U is None else U
-        logits = V @ out.T
-        logp = torch.log_softmax(logits, dim=1)
+        logp = torch.log_softmax(V @ out.T, dim=1)
         R = Pg - logp.exp()  # D^-1 A - P
         if step in record:
             C = R + R.T
-            loss = float(-(Pg * logp).sum() / n)
-            pv = torch.linalg.norm(V.T @ E, dim=0).cpu().numpy()
-            pc = torch.linalg.norm(C @ E, dim=0).cpu().numpy()
-            row = {"step": step, "loss": loss, "proj_V": pv, "proj_C": pc,
-                   "proj_V_group": np.sqrt(np.bincount(groups, weights=pv ** 2)),
-                   "proj_C_group": np.sqrt(np.bincount(groups, weights=pc ** 2))}
-            if config.keep_embeddings:
-                row["V"] = V.cpu().numpy().copy()
-            if config.keep_C:
-                row["C"] = C.cpu().numpy().copy()
-            history.append(row)
-            if callback is not None:
-                callback(step, V.cpu().numpy())
+            on_record(step, V, float(-(Pg * logp).sum() / n), C, C @ E)
         if step == config.epochs:
             break
         if U is None:
             V = V + config.lr * ((R + R.T) @ V)
         else:
             V, U = V + config.lr * (R @ U), U + config.lr * (R.T @ V)
-    return Node2VecResult(V=V.cpu().numpy(), U=None if U is None else U.cpu().numpy(),
-                          eigenvalues=evals, eigenvectors=evecs, history=history,
-                          groups=groups)
+    return V, U
+
+
+def _chunked_steps(graph: Graph, V: torch.Tensor, U: torch.Tensor | None, E: torch.Tensor,
+                   config: Node2VecConfig, record: set[int], rows: int,
+                   on_record: Callable[..., None]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The same updates with ``P`` built ``rows`` rows at a time and ``D^-1 A`` sparse:
+    ``(R + R^T) V = Pg V + Pg^T V - P V - P^T V`` (tied), ``R U`` and ``R^T V`` (untied)."""
+    n, deg = graph.num_nodes, graph.degrees
+    coo = graph.adjacency().tocoo()
+    idx = torch.tensor(np.vstack([coo.row, coo.col]), dtype=torch.long)
+    Pg = torch.sparse_coo_tensor(idx, torch.tensor(coo.data / deg[coo.row], dtype=config.dtype),
+                                 (n, n), check_invariants=True).coalesce().to(V.device)
+    PgT = Pg.t().coalesce()
+    for step in range(config.epochs + 1):
+        out = V if U is None else U
+        rec = step in record
+        # one pass over the softmax for the update, and for C E when this step is recorded
+        A = torch.cat([out, E], 1) if rec else out
+        B = torch.cat([V, E], 1) if rec else V
+        PA, PTB, lse = _softmax_products(V, out, A, B, rows)
+        m = V.shape[1]
+        if rec:
+            # loss = -(1/n) sum_ij Pg_ij (v_i . out_j - lse_i); rows of Pg sum to 1
+            loss = float(-((V * torch.sparse.mm(Pg, out)).sum() - lse.sum()) / n)
+            CE = torch.sparse.mm(Pg, E) + torch.sparse.mm(PgT, E) - PA[:, m:] - PTB[:, m:]
+            on_record(step, V, loss, None, CE)
+        if step == config.epochs:
+            break
+        RU = torch.sparse.mm(Pg, out) - PA[:, :m]  # R out
+        RTV = torch.sparse.mm(PgT, V) - PTB[:, :m]  # R^T V
+        if U is None:
+            V = V + config.lr * (RU + RTV)
+        else:
+            V, U = V + config.lr * RU, U + config.lr * RTV
+    return V, U

@@ -55,6 +55,28 @@ def test_node2vec_untied_and_gradient_is_CV():
     assert np.allclose(np.linalg.norm(C @ u.eigenvectors, axis=0), u.history[-1]["proj_C"])
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_node2vec_chunked_softmax_matches_dense(tied):
+    # the chunked path (graphs whose n x n matrices do not fit) gives the dense path's run:
+    # the same V, U, losses and C projections, to float64 summation order
+    g = G.path_star(5, 4, canonical_ids=True)
+    kw = dict(dim=6, epochs=30, lr=0.05, tied=tied, record_steps=[0, 7, 30])
+    dense = train_node2vec(g, Node2VecConfig(**kw))
+    chunked = train_node2vec(g, Node2VecConfig(**kw, chunk_rows=4))  # 16 nodes: 4 chunks
+    assert np.allclose(chunked.V, dense.V, atol=1e-12)
+    assert not np.allclose(dense.V, dense.history[0]["V"])  # it trained
+    if not tied:
+        assert np.allclose(chunked.U, dense.U, atol=1e-12)
+    for a, b in zip(dense.history, chunked.history, strict=True):
+        assert a["step"] == b["step"] and a["loss"] == pytest.approx(b["loss"], abs=1e-12)
+        assert np.allclose(a["proj_C"], b["proj_C"], atol=1e-10)
+        assert np.allclose(a["proj_V"], b["proj_V"], atol=1e-10)
+    with pytest.raises(ValueError, match="keep_C stores the n x n matrix"):
+        train_node2vec(g, Node2VecConfig(**kw, chunk_rows=4, keep_C=True))
+    with pytest.raises(ValueError, match="chunk_rows must be an integer >= 1 or None, got 0"):
+        Node2VecConfig(chunk_rows=0)
+
+
 def test_node2vec_errors():
     with pytest.raises(ValueError, match="node 3 is isolated"):
         train_node2vec(G.from_edge_list([(0, 1), (1, 2)], num_nodes=4), Node2VecConfig(epochs=1))

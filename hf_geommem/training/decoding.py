@@ -14,7 +14,24 @@ from ..modeling import model_mode
 from ..tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKEN_IDS
 from .data import column
 
-__all__ = ["evaluate_paths", "edge_query_logits", "evaluate_edges"]
+__all__ = ["evaluate_paths", "edge_query_logits", "evaluate_edges", "EVAL_LOGIT_BYTES"]
+
+# the teacher-forced pass holds (rows, target positions + 1, vocabulary) float32 logits: rows
+# per chunk are capped so that they take at most this much (G(10^4,6)'s 50,010-token vocabulary
+# took 3 GB at 1,024 rows)
+EVAL_LOGIT_BYTES = 256 * 2**20
+
+
+def _rows_per_chunk(model: Any, batch_size: int, positions: int) -> int:
+    """Rows per forward pass: ``batch_size``, fewer where ``positions`` float32 logits over the
+    model's vocabulary would take more than :data:`EVAL_LOGIT_BYTES` (a model that names no
+    vocabulary size is not capped)."""
+    out = getattr(model, "get_output_embeddings", lambda: None)()
+    vocab = (out.weight.shape[0] if out is not None
+             else getattr(getattr(model, "config", None), "vocab_size", None))
+    if not vocab:
+        return batch_size
+    return max(1, min(batch_size, EVAL_LOGIT_BYTES // (positions * vocab * 4)))
 
 
 @torch.no_grad()
@@ -23,7 +40,8 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
     """Greedy-decode the target of every prompt and compare with ``target``.
 
     Prompts of equal length are batched together (no padding, so positions are exact for every
-    architecture); ``generate`` uses the model's KV cache.
+    architecture), at most ``batch_size`` rows and :data:`EVAL_LOGIT_BYTES` of logits at a
+    time; ``generate`` uses the model's KV cache.
 
     Returns: ``{"exact", "first_token", "per_position", "teacher_forced", "n"}``: ``exact`` and
     ``per_position`` score greedy decoding; ``teacher_forced`` is the per-position accuracy
@@ -45,11 +63,12 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
     forced = np.full_like(target_arr, -2)
     lengths = np.array([len(p) for p in prompts])
     device = next(model.parameters()).device
+    step = _rows_per_chunk(model, batch_size, t_len + 1)
     with model_mode(model):
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
-            for start in range(0, len(rows), batch_size):
-                chunk = rows[start:start + batch_size]
+            for start in range(0, len(rows), step):
+                chunk = rows[start:start + step]
                 ids = torch.tensor([prompts[i] for i in chunk], dtype=torch.long, device=device)
                 out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                                      max_new_tokens=t_len, min_new_tokens=t_len, do_sample=False,
@@ -59,8 +78,11 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
                 pred[chunk, :gen.shape[1]] = gen
                 full = torch.cat([ids, torch.as_tensor(np.maximum(target_arr[chunk], 0),
                                                        device=device)], dim=1)
-                logits = model(input_ids=full, attention_mask=torch.ones_like(full)).logits
-                forced[chunk] = logits[:, length - 1:length - 1 + t_len].argmax(-1).cpu().numpy()
+                # only the positions that predict the target (a model without
+                # logits_to_keep returns them all: the slice is the same)
+                logits = model(input_ids=full, attention_mask=torch.ones_like(full),
+                               logits_to_keep=t_len + 1).logits
+                forced[chunk] = logits[:, -(t_len + 1):-1].argmax(-1).cpu().numpy()
     valid = target_arr >= 0
     correct = (pred == target_arr) | ~valid
     per_pos = [(correct[:, j] & valid[:, j]).sum() / max(valid[:, j].sum(), 1)
@@ -79,18 +101,20 @@ def evaluate_paths(model: Any, tokenizer: Any, ds: Dataset, batch_size: int = 10
 @torch.no_grad()
 def edge_query_logits(model: Any, nodes: np.ndarray, num_nodes: int, batch_size: int = 4096):
     """Yield ``(chunk, logits)``: the next-token logits over the node tokens after
-    ``[EDGE] u`` for each ``u`` in ``chunk`` (blocks of ``nodes``; ``logits`` is
+    ``[EDGE] u`` for each ``u`` in ``chunk`` (blocks of ``nodes``, at most ``batch_size`` and
+    :data:`EVAL_LOGIT_BYTES` of logits each; ``logits`` is
     ``(len(chunk), num_nodes)`` float32 on the model's device). The model is in eval mode
     while iterating."""
     ids_edge = SPECIAL_TOKEN_IDS["[EDGE]"]
     device = next(model.parameters()).device
+    step = _rows_per_chunk(model, batch_size, 1)
     with model_mode(model):
-        for start in range(0, len(nodes), batch_size):
-            chunk = np.asarray(nodes[start:start + batch_size])
+        for start in range(0, len(nodes), step):
+            chunk = np.asarray(nodes[start:start + step])
             ids = torch.stack([torch.full((len(chunk),), ids_edge),
                                torch.as_tensor(chunk + NUM_SPECIAL_TOKENS)], dim=1).to(device)
-            logits = model(input_ids=ids).logits[:, -1, NUM_SPECIAL_TOKENS:
-                                                  NUM_SPECIAL_TOKENS + num_nodes]
+            logits = model(input_ids=ids, logits_to_keep=1).logits[
+                :, -1, NUM_SPECIAL_TOKENS:NUM_SPECIAL_TOKENS + num_nodes]
             yield chunk, logits.float()
 
 

@@ -2,8 +2,8 @@
 this machine, how much memory does it take, how long is a step?
 
     OMP_NUM_THREADS=1 python benchmarks/default_train_large.py --json docs/default_train_large.json
-    python benchmarks/default_train_large.py --table docs/default_train_large.json
-    # -> docs/default_train_large.md
+    python benchmarks/default_train_large.py --table docs/default_train_large.json --readme README.md
+    # -> docs/default_train_large.md and README's sentence
 
 For each graph (default: path-star G(5000,5) and G(10^4,6), 20,001 and 50,001 nodes):
 ``hf-geommem build path-star --degree d --length l --out D`` (default options), then
@@ -90,11 +90,27 @@ def table(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+README_BEGIN, README_END = "<!-- default-train-large:begin -->", "<!-- default-train-large:end -->"
+
+
+def readme_line(data: dict) -> str:
+    """The README's sentence on default training at the paper's sizes, from the JSON."""
+    parts = "; ".join(
+        f"G({r['degree']:,},{r['length']}) ({r['nodes']:,} nodes): peak RSS "
+        f"{r['peak_rss_gb']:.2f} GB, {r['train_wall_s']:.0f} s for {r['steps']} steps and the "
+        f"final evaluation" for r in data["rows"])
+    return (f"`hf-geommem train` with default settings (gpt2-small, its family recipe, the "
+            f"{BUDGET_GB:g} GB budget; only `--max-steps` cut) at the paper's sizes, measured by "
+            f"`benchmarks/default_train_large.py` "
+            f"([docs/default_train_large.md](docs/default_train_large.md)): {parts}.")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", help="measure and write the figures here")
     p.add_argument("--table", metavar="JSON", help="write the Markdown table beside this JSON")
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--readme", help="also rewrite this README's sentence")
     args = p.parse_args()
     from hf_geommem.files import write_text_atomic
 
@@ -112,7 +128,12 @@ def main() -> None:
     if source is None:
         p.error("give --json (measure) or --table JSON (regenerate the Markdown)")
     out = Path(source).with_suffix(".md")
-    write_text_atomic(out, table(json.loads(Path(source).read_text())))
+    data = json.loads(Path(source).read_text())
+    write_text_atomic(out, table(data))
+    if args.readme:
+        from hf_geommem.files import replace_between_markers
+
+        replace_between_markers(args.readme, README_BEGIN, README_END, readme_line(data))
     print(f"wrote {out}")
 
 

@@ -129,14 +129,23 @@ def smallest_eigenvectors(laplacian: sp.spmatrix, k: int | None = None,
                          f"only graphs of <= {dense_limit} nodes are decomposed completely")
     if not 1 <= k < n - 1:
         raise ValueError(f"k must be in 1..{n - 2} for a graph of {n} nodes, got {k}")
-    from scipy.sparse.linalg import eigsh
+    from scipy.sparse.linalg import ArpackError, eigsh
 
     rng = np.random.default_rng(0)
     v0 = rng.standard_normal(n)
-    if psd:
-        vals, vecs = eigsh(laplacian.tocsc(), k=k, sigma=-1e-3, which="LM", v0=v0)
-    else:
-        vals, vecs = eigsh(laplacian.tocsr(), k=k, which="SA", v0=v0)
+
+    def solve(ncv: int | None) -> tuple[np.ndarray, np.ndarray]:
+        if psd:
+            return eigsh(laplacian.tocsc(), k=k, sigma=-1e-3, which="LM", v0=v0, ncv=ncv)
+        return eigsh(laplacian.tocsr(), k=k, which="SA", v0=v0, ncv=ncv)
+
+    try:
+        vals, vecs = solve(None)
+    except ArpackError:
+        # highly degenerate spectra (a path-star's eigenspaces have d - 1 dimensions) can stall
+        # the implicit restarts with ARPACK's default subspace of 2k + 1 vectors ("no shifts
+        # could be applied", seen on G(1000,5)); a larger subspace gets past it
+        vals, vecs = solve(min(n - 1, max(4 * k + 1, 64)))
     order = np.argsort(vals)
     vals, vecs = vals[order], vecs[:, order]
     # ARPACK's eigenvalues are accurate to its own tolerance, not to round-off: group with a

@@ -1,4 +1,5 @@
 import numpy as np
+import scipy.sparse as sp
 import pytest
 import torch
 
@@ -112,6 +113,29 @@ def test_spectral_profile_node2vec_like_mass():
     assert s.value == pytest.approx(1.0)
     assert s.details["group_sizes"][0] == 2 and s.details["profile"][0] == pytest.approx(1.0)
     assert s.details["spectrum"][0] == pytest.approx(s.details["spectrum"].max())
+
+
+@pytest.mark.parametrize("psd", [True, False])
+def test_sparse_eigensolver_retries_a_stalled_arpack_with_a_larger_subspace(psd, monkeypatch):
+    # ARPACK stalled ("no shifts could be applied") on G(1000,5)'s degenerate spectrum, not
+    # reproducibly: simulate the stall, and the retry must give the dense solver's eigenvalues
+    import scipy.sparse.linalg as sla
+
+    g = G.path_star(30, 4, seed=0)
+    lap = paper_laplacian(g) if not psd else sp.csr_matrix(
+        np.diag(g.degrees) - g.adjacency().toarray())
+    real, calls = sla.eigsh, []
+
+    def stalling(*args, ncv=None, **kw):
+        calls.append(ncv)
+        if ncv is None:
+            raise sla.ArpackError(3)
+        return real(*args, ncv=ncv, **kw)
+
+    monkeypatch.setattr(sla, "eigsh", stalling)
+    sparse = smallest_eigenvectors(lap, k=5, dense_limit=10, psd=psd)
+    dense = smallest_eigenvectors(lap, k=5, psd=psd)
+    assert calls == [None, 64] and np.allclose(sparse.values, dense.values, atol=1e-8)
 
 
 def test_distance_correlation_and_auc():

@@ -35,6 +35,8 @@ def test_smoke_report_structure(smoke):
     assert "seeds 0, 1" in report.lower() and "every seed" in report
     assert "after v1 (teacher-forced)" in report and "after Holm" not in report  # no probe
     assert "eval_after_v1" in results["runs"]["in_context"][0]["final"]
+    # every run records its CPU time beside its wall time (one-core cost on a shared machine)
+    assert all(0 < r["cpu_seconds"] for rs in results["runs"].values() for r in rs)
     # every in-weights model is scored for geometry with its null, and its card shows it
     for name in ("gpt2", "llama", "mamba", "frozen"):
         geo = results["runs"][name][0]["geometry"]["embedding"]

@@ -264,6 +264,8 @@ def _chunked_steps(graph: Graph, V: torch.Tensor, U: torch.Tensor | None, E: tor
     Pg = torch.sparse_coo_tensor(idx, torch.tensor(coo.data / deg[coo.row], dtype=config.dtype),
                                  (n, n), check_invariants=True).coalesce().to(V.device)
     PgT = Pg.t().coalesce()
+    m = V.shape[1]
+    PgE_sym = torch.sparse.mm(Pg, E) + torch.sparse.mm(PgT, E)  # (Pg + Pg^T) E: E is fixed
     for step in range(config.epochs + 1):
         out = V if U is None else U
         rec = step in record
@@ -271,15 +273,14 @@ def _chunked_steps(graph: Graph, V: torch.Tensor, U: torch.Tensor | None, E: tor
         A = torch.cat([out, E], 1) if rec else out
         B = torch.cat([V, E], 1) if rec else V
         PA, PTB, lse = _softmax_products(V, out, A, B, rows)
-        m = V.shape[1]
+        Pg_out = torch.sparse.mm(Pg, out)
         if rec:
             # loss = -(1/n) sum_ij Pg_ij (v_i . out_j - lse_i); rows of Pg sum to 1
-            loss = float(-((V * torch.sparse.mm(Pg, out)).sum() - lse.sum()) / n)
-            CE = torch.sparse.mm(Pg, E) + torch.sparse.mm(PgT, E) - PA[:, m:] - PTB[:, m:]
-            on_record(step, V, loss, None, CE)
+            loss = float(-((V * Pg_out).sum() - lse.sum()) / n)
+            on_record(step, V, loss, None, PgE_sym - PA[:, m:] - PTB[:, m:])
         if step == config.epochs:
             break
-        RU = torch.sparse.mm(Pg, out) - PA[:, :m]  # R out
+        RU = Pg_out - PA[:, :m]  # R out
         RTV = torch.sparse.mm(PgT, V) - PTB[:, :m]  # R^T V
         if U is None:
             V = V + config.lr * (RU + RTV)

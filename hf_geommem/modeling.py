@@ -136,6 +136,16 @@ def build_model(
     if freeze_embeddings:  # untied: the separate unembedding stays trainable
         emb.weight.requires_grad_(False)
     config.geommem_freeze_embeddings = freeze_embeddings
+    _prepare(model)
+    return model
+
+
+def _prepare(model: PreTrainedModel) -> PreTrainedModel:
+    """Mamba models get the CPU selective scan without the quadratic backward (same values)."""
+    if getattr(model.config, "model_type", None) == "mamba":
+        from .mamba_scan import use_fast_cpu_scan
+
+        use_fast_cpu_scan()
     return model
 
 
@@ -147,11 +157,12 @@ def load_causal_lm(source: Any, **kwargs: Any) -> PreTrainedModel:
     from safetensors import SafetensorError
 
     try:
-        return AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs).eval()
     except (OSError, ValueError, SafetensorError) as exc:
         what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"cannot load the model in {str(source)!r}: {what} (a damaged or "
                          f"incomplete model folder: retrain it or restore its files)") from None
+    return _prepare(model)
 
 
 def node_embeddings(model: Any, num_nodes: int | None = None) -> np.ndarray:

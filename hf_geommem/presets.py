@@ -87,20 +87,23 @@ _TUNED = ("path-star G(300,5), G(600,5) and G(1200,5), 2 pauses, seeds 100-102 "
           "(docs/recipes.md); never the robustness benchmark's graphs")
 
 
-def _minibatch_cosine(family: str) -> TrainingRecipe:
+def _minibatch_cosine(family: str, weight_decay: float = 1.0) -> TrainingRecipe:
     # docs/recipes.md: full batch at a constant lr memorizes the train paths, then drifts off
     # the held-out solution (Llama collapses, GPT-2 ends at 68% on G(200,5)); mini-batches with
     # weight decay 1.0 and a cosine decay to zero keep climbing for ~1,000 steps after the train
     # paths are memorized (the held-out leaf is the slow hop) and then hold
     # min_epochs: 2,400 steps are 70 epochs on G(1000,5) and still climbing there; at least
     # 150 epochs gives a big graph the passes a small one gets (G(300,5) is 234 epochs anyway)
-    return TrainingRecipe(family, learning_rate=3e-3, weight_decay=1.0, batch_size=256,
+    return TrainingRecipe(family, learning_rate=3e-3, weight_decay=weight_decay, batch_size=256,
                           lr_scheduler="cosine", warmup_ratio=0.05, max_steps=2400,
                           min_epochs=150, eval_steps=200, tuned_on=_TUNED)
 
 
 RECIPES: dict[str, TrainingRecipe] = {
-    "gpt2": _minibatch_cosine("gpt2"),
+    # GPT-2: weight decay 3 lets v1 of longer arms generalize (tuning G(600,6) seed 103: 58.0%
+    # -> 90.7% final held-out exact) and keeps length 5 (G(600,5) seed 101: 96.0% -> 100%);
+    # Llama and Mamba were not retuned (docs/recipes.md)
+    "gpt2": _minibatch_cosine("gpt2", weight_decay=3.0),
     "llama": _minibatch_cosine("llama"),
     "mamba": _minibatch_cosine("mamba"),
     # the linear network of the tiny studies (science.md 8: lr 1e-2, full batch)

@@ -83,7 +83,7 @@ RECIPE_FIELDS = ("learning_rate", "weight_decay", "batch_size", "lr_scheduler", 
                  "path_repeats")
 """The :class:`TrainConfig` fields a family recipe supplies (the others have plain defaults)."""
 
-_TUNED = ("path-star G(300,5), G(600,5) and G(1200,5), 2 pauses, seeds 100-102 "
+_TUNED = ("path-star G(300,5), G(600,5), G(1200,5) and G(600,6), 2 pauses, seeds 100-103 "
           "(docs/recipes.md); never the robustness benchmark's graphs")
 
 

@@ -69,7 +69,18 @@ FINDINGS = """## What the runs show
   hops are right when v1 is given), and it climbs only in the last third of the schedule, while
   the learning rate decays. Two changes did not help and were stopped: 400 epochs (the same
   peak lr held 2.7x longer, `T_G_e400_g600x6_s103`) and 4 layers instead of 2
-  (`T_G4_g600x6_s103`); their curves are in the stopped-runs table. Longer arms stay open.
+  (`T_G4_g600x6_s103`); their curves are in the stopped-runs table. A lower, longer schedule
+  (peak lr 1e-3, 300 epochs) ended lower, at {T_G_lr1e3_e300_g600x6_s103}
+  (`T_G_lr1e3_e300_g600x6_s103`).
+- **Weight decay 3 for GPT-2.** The lever that fixed the last hop at G(5000,5) (below) also
+  moves v1 of the longer arms: with weight decay 3 and the recipe otherwise, GPT-2 ends at
+  {T_G_wd3_g600x6_s103} on G(600,6) (`T_G_wd3_g600x6_s103`, against {T_G_g600x6_s103}), every
+  hop at 91%; held-out accuracy rises later than under weight decay 1 but then passes it. On
+  the length-5 tuning graph G(600,5) seed 101 it ends at {T_G_wd3_g600_s101}
+  (`T_G_wd3_g600_s101`, against {T_G_mb256_g600_s101} with weight decay 1). GPT-2's recipe
+  therefore uses weight decay 3. Llama with weight decay 3 on G(600,6) ends at
+  {T_L_wd3_g600x6_s103} (`T_L_wd3_g600x6_s103`; its held-out leaf stays near a third), so
+  Llama's and Mamba's recipes keep weight decay 1; for them longer arms stay open.
 - **GPT-2 on a larger tuning graph**: on G(1200,5) seed 102 the recipe ends at
   {T_G_g1200_s102} (`T_G_g1200_s102`), the held-out leaf again the hop learned last. The
   robustness benchmark's G(1000,5) (`docs/robustness.md`) does not follow it on either seed:

@@ -36,6 +36,8 @@ GRID = ((200, 5), (500, 5), (1000, 5), (500, 6))
 SEEDS = (0, 1)
 TARGET = 0.90
 NULL_DRAWS = 200
+# the commit from which GPT-2's family recipe uses weight decay 3 (docs/recipes.md)
+GPT2_WD3_CODE = "20f6bcf"
 
 
 def _cell_name(degree: int, length: int) -> str:
@@ -270,7 +272,8 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
              "Mamba code). For GPT-2 and Llama on a graph where 2,400 steps are >= 150 epochs "
              "the two codes train the same run (same steps, same decayed parameters); every "
              "other cell is rerun under the newer code where its `code` says so, and otherwise "
-             "still shows the earlier recipe's result.", "",
+             "still shows the earlier recipe's result. GPT-2's recipe has had weight decay 3 "
+             f"(not 1) since {GPT2_WD3_CODE}: its rows of that code or later use it.", "",
              *table(rows), "",
              ("Grid cells not run: " + "; ".join(missing) + "." if missing
               else "Every grid cell ran."), "",
@@ -279,9 +282,9 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
              "`hf-geommem train --dataset D --model M --out R` (the train seed is the default "
              "0); wall time and peak RSS from `/usr/bin/time -v`.", "",
              *(markdown_table(
-                 ["model", "held-out arms", "final held-out exact", "held-out v1", "steps",
-                  "wall (h:mm:ss or m:ss)", "peak RSS GB", f">= {100 * TARGET:.0f}%"],
-                 [(r["model"], r["num_test_arms"], f"{100 * r['final_exact']:.1f}%",
+                 ["model", "code", "held-out arms", "final held-out exact", "held-out v1",
+                  "steps", "wall (h:mm:ss or m:ss)", "peak RSS GB", f">= {100 * TARGET:.0f}%"],
+                 [(r["model"], r.get("code", "?"), r["num_test_arms"], f"{100 * r['final_exact']:.1f}%",
                    f"{100 * r['final_v1']:.1f}%", r["steps"], r["wall"],
                    "n/a" if r["peak_rss_gb"] is None else f"{r['peak_rss_gb']:.2f}",
                    "yes" if r["final_exact"] >= TARGET else "**no**") for r in done_rows])

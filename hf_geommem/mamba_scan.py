@@ -9,8 +9,9 @@ was a third of the step (``benchmarks/bench_mamba_scan.py``). ``unbind`` has the
 
 :func:`selective_scan` performs the same operations in the same order (so the same values, bit
 for bit, forward and backward) but takes the time steps through :class:`_TimeSteps`, whose
-backward stacks the per-step gradients once. :func:`use_fast_cpu_scan` puts it in front of transformers' function
-for CPU tensors; tensors on an accelerator still go to transformers (and its kernels).
+backward stacks the per-step gradients once. :func:`use_fast_cpu_scan` puts it in front of
+transformers' function for CPU tensors; tensors on an accelerator still go to transformers (and
+its kernels).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ NAME = "hf_geommem"
 # numpy only), so training's evaluation can use them: it sits with the graphs.
 RANK = {
     "checks": 0, "lazy": 0, "machine": 0, "plotting": 0,
-    "graphs": 1, "spectral": 1, "metrics": 1,
+    "graphs": 1, "spectral": 1, "metrics": 1, "mamba_scan": 1,
     "tokenization": 2, "tasks": 2, "files": 2, "builder": 2,
     "presets": 3, "linear_memory": 3, "modeling": 3, "cards": 3,
     "training": 4,

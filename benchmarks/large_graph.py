@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from robustness import environment, score_run
+from stage_meter import measure
 
 TARGET = 0.90
 WALL_TARGET_MIN = 60
@@ -55,13 +55,12 @@ def train_and_score(out: Path, seed: int) -> dict:
                                                           for x in (f"--{k}", str(v))),
                                   "--seed", str(seed), "--out", str(data)]):
         raise RuntimeError(f"build failed for {data}")
-    t0, c0 = time.perf_counter(), time.process_time()
-    if cli(["train", "--dataset", str(data), "--out", str(run), "--seed", str(seed),
-            *preset_flags()]):
+    code, meter = measure(lambda: cli(["train", "--dataset", str(data), "--out", str(run),
+                                       "--seed", str(seed), *preset_flags()]))
+    if code:
         raise RuntimeError(f"train failed for {run}")
-    # CPU time too: on a shared machine the wall time also counts other jobs' turns
-    measured = {"wall_seconds": time.perf_counter() - t0,
-                "cpu_seconds": time.process_time() - c0, "peak_rss_gb": peak_rss_gb(),
+    measured = {"wall_seconds": meter["wall_s"], "cpu_seconds": meter["cpu_s"],
+                "peak_rss_gb": peak_rss_gb(),
                 "measured_by": "this script (perf_counter, process_time; the process's peak "
                                "RSS)"}
     return {**score_run(run, data, seed), "degree": graph["degree"], "length": graph["length"],

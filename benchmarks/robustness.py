@@ -28,16 +28,15 @@ import json
 import os
 import platform
 import shutil
-import time
 from pathlib import Path
+
+from stage_meter import measure
 
 FAMILIES = {"gpt2": "gpt2-small", "llama": "llama-small", "mamba": "mamba-small"}
 GRID = ((200, 5), (500, 5), (1000, 5), (500, 6))
 SEEDS = (0, 1)
 TARGET = 0.90
 NULL_DRAWS = 200
-# the commit from which GPT-2's family recipe uses weight decay 3 (docs/recipes.md)
-GPT2_WD3_CODE = "20f6bcf"
 
 
 def _cell_name(degree: int, length: int) -> str:
@@ -56,15 +55,12 @@ def run_cell(family: str, degree: int, length: int, seed: int, root: Path) -> di
             raise RuntimeError(f"build failed for {data}")
     run = root / "runs" / f"{family}_g{degree}_{length}_s{seed}"
     shutil.rmtree(run, ignore_errors=True)
-    t0, c0 = time.perf_counter(), time.process_time()
-    code = cli(["train", "--dataset", str(data), "--model", FAMILIES[family], "--out", str(run),
-                "--seed", str(seed)])
-    # CPU time too: on a shared machine the wall time also counts other jobs' turns
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    code, meter = measure(lambda: cli(["train", "--dataset", str(data), "--model",
+                                       FAMILIES[family], "--out", str(run), "--seed", str(seed)]))
     if code:
         raise RuntimeError(f"train failed for {run}")
-    return {"family": family, "degree": degree, "length": length,
-            **score_run(run, data, seed), "wall_seconds": wall, "cpu_seconds": cpu}
+    return {"family": family, "degree": degree, "length": length, **score_run(run, data, seed),
+            "wall_seconds": meter["wall_s"], "cpu_seconds": meter["cpu_s"]}
 
 
 def score_run(run: Path, data: Path, seed: int) -> dict:
@@ -191,14 +187,16 @@ def table(rows: list[dict]) -> list[str]:
     lines = markdown_table(
         ["family", "graph", "seed", "held-out arms", "final held-out exact", "held-out v1",
          "per position (greedy: root ... leaf)", "train exact", "navigation (null 97.5%)",
-         "steps", "epochs", "wall s (CPU s)", "code", f">= {100 * TARGET:.0f}%"],
+         "steps", "epochs", "wall s (CPU s)", "wd", "code", f">= {100 * TARGET:.0f}%"],
         [(r["family"], _cell_name(r["degree"], r["length"]), r["seed"], r["num_test_arms"],
           pct(r["final_exact"]), pct(r["final_v1"]),
           " / ".join(f"{100 * p:.0f}" for p in r["final_per_position"] or []),
           pct(r["train_exact"]),
           f"{pct(r['navigation'])} ({pct(r['navigation_null_high'])})",
           r["steps"], f"{_epochs(r):.0f}", f"{r['wall_seconds']:.0f}"
-          + (f" ({r['cpu_seconds']:.0f})" if "cpu_seconds" in r else ""), r.get("code", "?"),
+          + (f" ({r['cpu_seconds']:.0f})" if "cpu_seconds" in r else ""),
+          f"{(r.get('recipe') or {}).get('recipe', {}).get('weight_decay', '?'):g}",
+          r.get("code", "?"),
           "yes" if r["final_exact"] >= TARGET else "**no**") for r in rows])
     missed = [r for r in rows if r["final_exact"] < TARGET]
     lines += ["", f"{len(rows) - len(missed)} of {len(rows)} runs reach {100 * TARGET:.0f}% "
@@ -272,8 +270,8 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
              "Mamba code). For GPT-2 and Llama on a graph where 2,400 steps are >= 150 epochs "
              "the two codes train the same run (same steps, same decayed parameters); every "
              "other cell is rerun under the newer code where its `code` says so, and otherwise "
-             "still shows the earlier recipe's result. GPT-2's recipe has had weight decay 3 "
-             f"(not 1) since {GPT2_WD3_CODE}: its rows of that code or later use it.", "",
+             "still shows the earlier recipe's result. `wd` is the weight decay the run's "
+             "recipe gave it (recorded in the run).", "",
              *table(rows), "",
              ("Grid cells not run: " + "; ".join(missing) + "." if missing
               else "Every grid cell ran."), "",

@@ -6,7 +6,8 @@
 One training step (forward, loss, backward) of a freshly built model on random token ids of each
 length, timed with both scans (CPU time of this process and wall time; the first step of each is
 warm-up and not counted; the two scans alternate, so a busy machine slows both alike). Prints
-seconds per step, the speed-up, and whether loss and every gradient are equal bit for bit. Path
+seconds per step, the speed-up, whether the losses are equal bit for bit, and the largest
+gradient difference relative to the largest gradient entry of that parameter. Path
 examples are about 10 tokens (leaf, pauses, path); edge examples 3. Not a timed test: it prints
 what it measured.
 """
@@ -61,13 +62,15 @@ def main() -> None:
                 seconds[name][1].append(time.process_time() - c)
         modeling_mamba.mamba_selective_scan = ours
         (la, ga), (lb, gb) = results.values()
-        same = torch.equal(la, lb) and all(torch.equal(a, b) for a, b in zip(ga, gb))
+        same = torch.equal(la, lb)
+        rel = max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+                  for a, b in zip(ga, gb))
         cpu = {name: sum(s[1]) / len(s[1]) for name, s in seconds.items()}
         wall = {name: sum(s[0]) / len(s[0]) for name, s in seconds.items()}
         print(f"length {length}: " + "; ".join(
             f"{name} {cpu[name]:.3f} s CPU ({wall[name]:.3f} s wall) per step" for name in scans)
-            + f"; speed-up {cpu['transformers'] / cpu['hf_geommem']:.2f}x CPU; loss and "
-            f"gradients equal bit for bit: {same}")
+            + f"; speed-up {cpu['transformers'] / cpu['hf_geommem']:.2f}x CPU; loss equal bit "
+            f"for bit: {same}; largest relative gradient difference {rel:.1e}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""The CPU selective scan gives transformers' values bit for bit, forward and backward."""
+"""The CPU selective scan: transformers' forward values bit for bit, their gradients to float
+rounding (the fused backward), and bit for bit in the reference loop it keeps for other dtypes."""
 
 import pytest
 import torch
 from transformers.models.mamba import modeling_mamba
 
-from hf_geommem.mamba_scan import selective_scan, use_fast_cpu_scan
+from hf_geommem.mamba_scan import _ScanCore, selective_scan, use_fast_cpu_scan
 from hf_geommem.modeling import build_model
 
 
@@ -13,7 +14,7 @@ def _reference():
     return modeling_mamba.mamba_selective_scan.transformers_scan
 
 
-def _inputs(batch=3, channels=5, length=7, state=4, seed=0):
+def _inputs(batch=3, channels=5, length=7, state=4, seed=0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     t = {k: torch.randn(*shape, generator=g) for k, shape in dict(
         x=(batch, channels, length), dt=(batch, channels, length), B=(batch, state, length),
@@ -21,22 +22,44 @@ def _inputs(batch=3, channels=5, length=7, state=4, seed=0):
     t["A"] = -torch.rand(channels, state, generator=g) - 0.1
     t["D"] = torch.randn(channels, generator=g)
     t["bias"] = torch.randn(channels, generator=g)
-    return {k: v.requires_grad_() for k, v in t.items()}
+    return {k: v.to(dtype).requires_grad_() for k, v in t.items()}
+
+
+def _run(fn, t):
+    y, last = fn(t["x"], t["dt"], t["A"], t["B"], t["C"], D=t["D"], z=t["z"],
+                 delta_bias=t["bias"], delta_softplus=True, return_last_state=True)
+    (y.square().sum() + last.sin().sum()).backward()
+    return (y.detach(), last.detach()), {k: v.grad for k, v in t.items()}
 
 
 @pytest.mark.parametrize("length", [1, 2, 7])
-def test_selective_scan_equals_transformers_bit_for_bit(length):
-    grads, outs = [], []
-    for fn in (selective_scan, _reference()):
-        t = _inputs(length=length)
-        y, last = fn(t["x"], t["dt"], t["A"], t["B"], t["C"], D=t["D"], z=t["z"],
-                     delta_bias=t["bias"], delta_softplus=True, return_last_state=True)
-        (y.square().sum() + last.sum()).backward()
-        outs.append((y.detach(), last.detach()))
-        grads.append({k: v.grad for k, v in t.items()})
-    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
-    for k in grads[0]:
-        assert torch.equal(grads[0][k], grads[1][k]), k
+def test_selective_scan_matches_transformers(length):
+    """float32 (training): the forward is the same to the bit, every gradient (through the
+    output and the final state) the same to float rounding."""
+    (y, last), grads = _run(selective_scan, _inputs(length=length))
+    (y_ref, last_ref), grads_ref = _run(_reference(), _inputs(length=length))
+    assert torch.equal(y, y_ref) and torch.equal(last, last_ref)
+    for k, g in grads_ref.items():
+        torch.testing.assert_close(grads[k], g, rtol=1e-5, atol=1e-5 * float(g.abs().max()))
+        # from a zero state, one step leaves A (the decay of the previous state) no gradient
+        assert torch.equal(g, torch.zeros_like(g)) == (k == "A" and length == 1), k
+
+
+@pytest.mark.parametrize("length", [1, 2, 5])
+def test_fused_backward_is_the_exact_gradient(length):
+    """The hand-written backward against finite differences, in float64, through both outputs."""
+    t = _inputs(batch=2, channels=3, length=length, state=2, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda *a: _ScanCore.apply(*a),
+                                    (t["dt"].detach().abs().requires_grad_(), t["A"], t["B"],
+                                     t["C"], t["x"]))
+
+
+def test_other_dtypes_keep_the_reference_loop_bit_for_bit():
+    """bfloat16 is not fused: values and gradients are transformers' to the bit."""
+    (y, last), grads = _run(selective_scan, _inputs(dtype=torch.bfloat16))
+    (y_ref, last_ref), grads_ref = _run(_reference(), _inputs(dtype=torch.bfloat16))
+    assert torch.equal(y, y_ref) and torch.equal(last, last_ref)
+    assert all(torch.equal(grads[k], grads_ref[k]) for k in grads_ref)
 
 
 def test_without_grad_and_without_optional_terms():
@@ -48,8 +71,8 @@ def test_without_grad_and_without_optional_terms():
 
 
 def test_mamba_models_use_it_and_train_the_same():
-    """A Mamba model's loss and gradients are the same with either scan; building it installs
-    ours once (idempotent)."""
+    """A Mamba model's loss is the same with either scan (to the bit) and its gradients to float
+    rounding; building it installs ours once (idempotent)."""
     model = build_model("mamba-tiny", vocab_size=40, seed=3)
     ours = modeling_mamba.mamba_selective_scan
     assert ours.geommem_fast_cpu_scan
@@ -69,4 +92,6 @@ def test_mamba_models_use_it_and_train_the_same():
                                         if p.grad is not None]))
         model.zero_grad(set_to_none=True)
     assert torch.equal(results[0][0], results[1][0])
-    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+    assert len(results[0][1]) == len(results[1][1]) > 0
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max()))

@@ -81,6 +81,18 @@ FINDINGS = """## What the runs show
   therefore uses weight decay 3. Llama with weight decay 3 on G(600,6) ends at
   {T_L_wd3_g600x6_s103} (`T_L_wd3_g600x6_s103`; its held-out leaf stays near a third), so
   Llama's and Mamba's recipes keep weight decay 1; for them longer arms stay open.
+- **Weight decay 10 is too much** on G(600,6) seed 103: GPT-2 ends at {T_G_wd10_g600x6_s103}
+  (`T_G_wd10_g600x6_s103`) and Llama at {T_L_wd10_g600x6_s103} (`T_L_wd10_g600x6_s103`); the
+  train paths are memorized only after about 3,000 steps and the held-out leaf stays low.
+- **Weight decay 3 for Mamba helps v1, then breaks v3.** On G(300,5) seed 100 (the tuning
+  graph nearest the failing G(200,5) cell) the recipe plateaus at {T_M_g300_s100}
+  (`T_M_g300_s100`, v1 the failing hop, every later hop follows it). With weight decay 3
+  held-out v1 climbs to 96% by step 1,400 (exact path 86.7% there), then held-out v3 falls
+  from 93% to 0% in 400 steps, teacher-forced as well, while v1, v2 and every edge stay
+  learned: the run ends at {T_M_wd3_g300_s100} (`T_M_wd3_g300_s100`). This is the late v3
+  collapse of GPT-2's robustness cell G(1000,5) seed 1 under weight decay 3. Strong weight
+  decay makes v1 generalize but removes the held-out v3 hop, which is trained on held-out
+  arms only as an edge; the Mamba recipe keeps weight decay 1.
 - **GPT-2 on a larger tuning graph**: on G(1200,5) seed 102 the recipe ends at
   {T_G_g1200_s102} (`T_G_g1200_s102`), the held-out leaf again the hop learned last. The
   robustness benchmark's G(1000,5) (`docs/robustness.md`) does not follow it on either seed:

@@ -177,6 +177,12 @@ def _epochs(row: dict) -> float:
     return row["steps"] * row["recipe"]["recipe"]["batch_size"] / examples
 
 
+def _weight_decay(row: dict) -> str:
+    """The weight decay the run's recorded recipe gave it ("?" for rows that predate it)."""
+    wd = ((row.get("recipe") or {}).get("recipe") or {}).get("weight_decay")
+    return "?" if wd is None else f"{wd:g}"
+
+
 def table(rows: list[dict]) -> list[str]:
     """The markdown of the robustness table (one row per run) and its target check."""
     from hf_geommem.cards import markdown_table
@@ -195,7 +201,7 @@ def table(rows: list[dict]) -> list[str]:
           f"{pct(r['navigation'])} ({pct(r['navigation_null_high'])})",
           r["steps"], f"{_epochs(r):.0f}", f"{r['wall_seconds']:.0f}"
           + (f" ({r['cpu_seconds']:.0f})" if "cpu_seconds" in r else ""),
-          f"{(r.get('recipe') or {}).get('recipe', {}).get('weight_decay', '?'):g}",
+          _weight_decay(r),
           r.get("code", "?"),
           "yes" if r["final_exact"] >= TARGET else "**no**") for r in rows])
     missed = [r for r in rows if r["final_exact"] < TARGET]

@@ -178,9 +178,15 @@ def _epochs(row: dict) -> float:
 
 
 def _weight_decay(row: dict) -> str:
-    """The weight decay the run's recorded recipe gave it ("?" for rows that predate it)."""
-    wd = ((row.get("recipe") or {}).get("recipe") or {}).get("weight_decay")
-    return "?" if wd is None else f"{wd:g}"
+    """The weight decay the run's recorded recipe gave it ("?" for rows that predate it;
+    ``3 emb, 0 rest`` for a separate token-embedding decay)."""
+    from hf_geommem.presets import describe_weight_decay
+
+    recipe = (row.get("recipe") or {}).get("recipe") or {}
+    if recipe.get("weight_decay") is None:
+        return "?"
+    return describe_weight_decay(recipe["weight_decay"], recipe.get("embedding_weight_decay"),
+                                 short=True).removeprefix("wd ")
 
 
 def table(rows: list[dict]) -> list[str]:

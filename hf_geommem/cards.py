@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .presets import PRESETS
+from .presets import PRESETS, describe_weight_decay
 
 __all__ = ["markdown_table", "model_card", "write_model_card", "write_report"]
 
@@ -123,7 +123,9 @@ def model_card(final: dict[str, Any], run: dict[str, Any], task_meta: dict[str, 
                                      f"to the Hub)"),
         chance=_fmt(final.get("chance", float("nan"))), recipe=cfg["recipe"],
         path_loss=cfg["path_loss"], recipe_note=recipe_note, learning_rate=cfg["learning_rate"],
-        weight_decay=cfg["weight_decay"], lr_scheduler=cfg["lr_scheduler"],
+        weight_decay=describe_weight_decay(cfg["weight_decay"],
+                                           cfg.get("embedding_weight_decay")),
+        lr_scheduler=cfg["lr_scheduler"],
         max_steps=cfg["max_steps"], batch_size=cfg["batch_size"] or "full",
         embedding_note=emb, seed=cfg["seed"], train_seconds=f"{train_seconds:.0f}",
         repo_hint=f"<user>/{name}", example_prompt=example_prompt, path_length=path_length,

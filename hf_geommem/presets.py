@@ -45,8 +45,10 @@ class TrainingRecipe:
     (``train``, ``demo``, ``reproduce`` and the Python API alike).
 
     ``batch_size`` ``None`` is full batch; ``stop_after_train_exact`` ``None`` runs every
-    step. ``tuned_on`` says which graphs and seeds chose the values (the robustness benchmark,
-    ``benchmarks/robustness.py``, reports them on other graphs and seeds)."""
+    step; ``embedding_weight_decay`` ``None`` decays the token embeddings at ``weight_decay``
+    like every other weight (else ``weight_decay`` is the rest's). ``tuned_on`` says which
+    graphs and seeds chose the values (the robustness benchmark, ``benchmarks/robustness.py``,
+    reports them on other graphs and seeds)."""
 
     family: str
     learning_rate: float
@@ -59,6 +61,7 @@ class TrainingRecipe:
     min_epochs: float | None = None
     stop_after_train_exact: int | None = None
     path_repeats: int = 1
+    embedding_weight_decay: float | None = None
     tuned_on: str = ""
 
     def fields(self) -> dict[str, object]:
@@ -73,14 +76,27 @@ class TrainingRecipe:
                 f", stop after {self.stop_after_train_exact} perfect train eval(s)")
         paths = "" if self.path_repeats == 1 else f", path examples x{self.path_repeats}"
         epochs = "" if self.min_epochs is None else f" (at least {self.min_epochs:g} epochs)"
-        return (f"lr {self.learning_rate:g}, weight decay {self.weight_decay:g}, {batch}, "
+        decay = describe_weight_decay(self.weight_decay, self.embedding_weight_decay)
+        return (f"lr {self.learning_rate:g}, {decay}, {batch}, "
                 f"{self.lr_scheduler}{warm}, {self.max_steps} steps{epochs}, eval every "
                 f"{self.eval_steps}{stop}{paths}")
 
 
+def describe_weight_decay(weight_decay: float, embedding_weight_decay: float | None,
+                          short: bool = False) -> str:
+    """``weight decay 1`` or, with a separate token-embedding decay, ``weight decay 3 on the
+    token embeddings, 0 on the other weights`` (``short``: ``wd 1`` / ``wd 3 emb, 0 rest``)."""
+    if embedding_weight_decay is None:
+        return f"{'wd' if short else 'weight decay'} {weight_decay:g}"
+    if short:
+        return f"wd {embedding_weight_decay:g} emb, {weight_decay:g} rest"
+    return (f"weight decay {embedding_weight_decay:g} on the token embeddings, "
+            f"{weight_decay:g} on the other weights")
+
+
 RECIPE_FIELDS = ("learning_rate", "weight_decay", "batch_size", "lr_scheduler", "warmup_ratio",
                  "max_steps", "min_epochs", "eval_steps", "stop_after_train_exact",
-                 "path_repeats")
+                 "path_repeats", "embedding_weight_decay")
 """The :class:`TrainConfig` fields a family recipe supplies (the others have plain defaults)."""
 
 _TUNED = ("path-star G(300,5), G(600,5), G(1200,5) and G(600,6), 2 pauses, seeds 100-103 "

@@ -81,7 +81,7 @@ def test_recipe_in_run_file_card_and_start_line(tmp_path, capsys):
     card = (tmp_path / "run" / "README.md").read_text()
     assert ("the `llama` family recipe, overridden: `max_steps` = 3, `min_epochs` = None, "
             "`eval_steps` = 3") in card
-    assert f"weight decay {recipe_for('llama-tiny').weight_decay}" in card
+    assert f"weight decay {recipe_for('llama-tiny').weight_decay:g}" in card
 
 
 def test_models_command_lists_recipes(capsys):
@@ -226,3 +226,91 @@ def test_cli_none_overrides_a_recipe_field_and_absent_leaves_it():
         "stop_after_train_exact": 3}
     with pytest.raises(SystemExit):
         p.parse_args(["--stop-after-train-exact", "soon"])
+
+
+def _trainer(preset, tmp_path, untied=False, freeze=False, **args):
+    from transformers import TrainingArguments
+
+    from hf_geommem.modeling import build_model
+    from hf_geommem.training.trainer import GraphTrainer
+
+    model = build_model(preset, 40, tie_embeddings=not untied, freeze_embeddings=freeze)
+    ewd = args.pop("embedding_weight_decay", None)
+    targs = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, **args)
+    return model, GraphTrainer(model=model, args=targs, embedding_weight_decay=ewd)
+
+
+@pytest.mark.parametrize("preset,untied", [("gpt2-tiny", False), ("gpt2-tiny", True),
+                                           ("llama-tiny", False), ("mamba-tiny", False)])
+def test_embedding_weight_decay_is_its_own_group(preset, untied, tmp_path):
+    # weight decay 0 on the body, 5 on the token embeddings: one AdamW step with zero
+    # gradients shrinks exactly the embeddings (tied: one matrix; untied: both) by lr * 5
+    import torch
+
+    from hf_geommem.training.trainer import token_embedding_parameters
+
+    model, trainer = _trainer(preset, tmp_path, untied=untied, learning_rate=0.01,
+                              weight_decay=0.0, embedding_weight_decay=5.0)
+    optimizer = trainer.create_optimizer()
+    emb = token_embedding_parameters(model)
+    assert len(emb) == (2 if untied else 1)
+    grouped = [p for g in optimizer.param_groups for p in g["params"]]
+    assert len(grouped) == len({id(p) for p in grouped}) == len(list(model.parameters()))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    emb_ids = {id(p) for p in emb}
+    for n, p in model.named_parameters():
+        expected = before[n] * (1 - 0.01 * 5.0) if id(p) in emb_ids else before[n]
+        torch.testing.assert_close(p.detach(), expected, msg=n)
+
+
+def test_embedding_weight_decay_none_keeps_one_decay_and_frozen_embeddings_stay_out(tmp_path):
+    from hf_geommem.training.trainer import token_embedding_parameters
+
+    model, trainer = _trainer("gpt2-tiny", tmp_path, weight_decay=1.0)
+    groups = trainer.create_optimizer().param_groups
+    assert sorted(g["weight_decay"] for g in groups) == [0.0, 1.0]
+    model, trainer = _trainer("gpt2-tiny", tmp_path, freeze=True, weight_decay=1.0,
+                              embedding_weight_decay=3.0)
+    groups = trainer.create_optimizer().param_groups
+    assert all(g["weight_decay"] != 3.0 or not g["params"] for g in groups)
+    (emb,) = token_embedding_parameters(model)
+    assert all(emb is not p for g in groups for p in g["params"])
+
+
+def test_embedding_weight_decay_config_cli_and_description():
+    import argparse
+
+    from hf_geommem.cli.train import add_train_options, recipe_overrides
+    from hf_geommem.presets import describe_weight_decay
+
+    cfg = TrainConfig(model="gpt2-small", weight_decay=0.0, embedding_weight_decay=3.0)
+    assert cfg.recipe_summary()["overridden"]["embedding_weight_decay"] == 3.0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="embedding_weight_decay must be"):
+            TrainConfig(embedding_weight_decay=bad)
+    p = argparse.ArgumentParser()
+    add_train_options(p)
+    assert recipe_overrides(p.parse_args(["--embedding-weight-decay", "0"])) == {
+        "embedding_weight_decay": 0.0}
+    assert recipe_overrides(p.parse_args(["--embedding-weight-decay", "none"])) == {
+        "embedding_weight_decay": None}
+    assert "embedding_weight_decay" not in recipe_overrides(p.parse_args([]))
+    with pytest.raises(SystemExit):
+        p.parse_args(["--embedding-weight-decay", "-2"])
+    assert describe_weight_decay(1.0, None) == "weight decay 1"
+    assert describe_weight_decay(0.0, 3.0) == ("weight decay 3 on the token embeddings, 0 on "
+                                               "the other weights")
+    assert describe_weight_decay(0.0, 3.0, short=True) == "wd 3 emb, 0 rest"
+
+
+def test_run_key_ignores_embedding_weight_decay_only_at_its_old_meaning():
+    from hf_geommem.reproduce.runspec import RunSpec
+
+    base = dict(model="gpt2-small", weight_decay=1.0)
+    key = RunSpec("gpt2", "train", {"degree": 8}, base, 0).key()
+    same = RunSpec("gpt2", "train", {"degree": 8}, {**base, "embedding_weight_decay": None}, 0)
+    other = RunSpec("gpt2", "train", {"degree": 8}, {**base, "embedding_weight_decay": 3.0}, 0)
+    assert same.key() == key != other.key()

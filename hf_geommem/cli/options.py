@@ -68,18 +68,21 @@ batch_size_arg = _int_or("full", 1)
 
 
 
-def _positive_or_none(what: str) -> Callable[[str], float | None]:
-    """argparse type: a finite number > 0 (``what`` names it in errors), or 'none'."""
+def _positive_or_none(what: str, zero: bool = False) -> Callable[[str], float | None]:
+    """argparse type: a finite number > 0 (``zero``: >= 0; ``what`` names it in errors), or
+    'none'."""
+    bound = ">= 0" if zero else "> 0"
+
     def parse(text: str) -> float | None:
         if text.lower() == "none":
             return None
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what} > 0 or 'none', got "
+            raise argparse.ArgumentTypeError(f"expected {what} {bound} or 'none', got "
                                              f"{text!r}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"expected {what} > 0 or 'none', got {value}")
+        if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+            raise argparse.ArgumentTypeError(f"expected {what} {bound} or 'none', got {value}")
         return value
     return parse
 
@@ -89,6 +92,10 @@ budget_arg = _positive_or_none("a number of GB")
 
 min_epochs_arg = _positive_or_none("a number of epochs")
 """argparse type of --min-epochs: a number of epochs > 0, or 'none' (no epoch floor)."""
+
+embedding_decay_arg = _positive_or_none("a weight decay", zero=True)
+"""argparse type of --embedding-weight-decay: a weight decay >= 0, or 'none' (the token
+embeddings decay like every other weight, at --weight-decay)."""
 
 
 stop_after_arg = _int_or("none", None)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..presets import RECIPE_FIELDS
-from .options import (batch_size_arg, budget_arg, int_at_least, min_epochs_arg, print_final,
-                      push_or_explain, report_to_arg, seed_arg, stop_after_arg)
+from .options import (batch_size_arg, budget_arg, embedding_decay_arg, int_at_least,
+                      min_epochs_arg, print_final, push_or_explain, report_to_arg, seed_arg,
+                      stop_after_arg)
 
 __all__ = ["add_parser", "run", "add_train_options", "train_config", "recipe_overrides"]
 
@@ -20,10 +21,13 @@ _RECIPE_NOTE = "(default: the model family's recipe, see `hf-geommem models`)"
 # argparse types beyond the annotation's (int, float, str)
 _TYPES = {"batch_size": batch_size_arg, "memory_budget_gb": budget_arg, "seed": seed_arg,
           "path_repeats": int_at_least(1), "min_epochs": min_epochs_arg,
-          "stop_after_train_exact": stop_after_arg}
-# recipe fields whose None is a value (full batch, no epoch floor, no stopping rule): absent
+          "stop_after_train_exact": stop_after_arg,
+          "embedding_weight_decay": embedding_decay_arg}
+# recipe fields whose None is a value (full batch, no epoch floor, no stopping rule, embeddings
+# decayed like the rest): absent
 # is not None
-_NONE_IS_A_VALUE = ("batch_size", "min_epochs", "stop_after_train_exact")
+_NONE_IS_A_VALUE = ("batch_size", "min_epochs", "stop_after_train_exact",
+                    "embedding_weight_decay")
 _PLAIN = {"int": int, "float": float, "str": str}
 
 

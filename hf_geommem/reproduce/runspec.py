@@ -15,6 +15,11 @@ __all__ = ["RunSpec", "train_spec"]
 
 _VERSION = 1  # bump when a run's meaning changes, so cached runs are redone
 
+# TrainConfig fields added after runs were keyed, with the value that means what those runs
+# did: a train run's field at that value stays out of its key, so finished runs keep their
+# folders
+_KEYED_SINCE = {"embedding_weight_decay": None}
+
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,18 @@ class RunSpec:
     seed: int = 0
 
     def key(self) -> str:
+        config = self.config if self.kind != "train" else {
+            k: v for k, v in self.config.items()
+            if not (k in _KEYED_SINCE and v == _KEYED_SINCE[k])}
         blob = json.dumps({"v": _VERSION, "kind": self.kind, "data": self.data,
-                           "config": self.config, "seed": self.seed}, sort_keys=True)
+                           "config": config, "seed": self.seed}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     @property
     def folder(self) -> str:
         return f"{self.name}-s{self.seed}-{self.key()}"
+
+
 
 
 def _resolved(config: dict[str, Any]) -> dict[str, Any]:

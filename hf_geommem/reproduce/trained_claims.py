@@ -11,6 +11,7 @@ import numpy as np
 
 from ..cards import markdown_table
 from ..metrics import ALPHA, significant
+from ..presets import describe_weight_decay
 from .claim import (HIGH_ACCURACY, Check, Claim, Results, above_chance, first_run,
                     geometry_cells, nav, pct, seed_verdicts, spread)
 from .execute import USE_RUNS
@@ -33,8 +34,10 @@ def _models_setting(preset: Preset) -> str:
     for c in preset.models.values():
         d, r = c.get("data", g), _resolved(c)
         batch = "full batch" if r["batch_size"] is None else f"batch {r['batch_size']}"
+        decay = describe_weight_decay(r["weight_decay"], r.get("embedding_weight_decay"),
+                                      short=True)
         parts.append(f"{r['model']} on G({d['degree']},{d['length']}), lr "
-                     f"{r['learning_rate']:g}, wd {r['weight_decay']:g}, {batch}, "
+                     f"{r['learning_rate']:g}, {decay}, {batch}, "
                      f"{r['lr_scheduler']}, {r['max_steps']} steps"
                      + (f", stop after {r['stop_after_train_exact']} perfect train eval(s)"
                         if r["stop_after_train_exact"] else ""))

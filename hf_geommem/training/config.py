@@ -47,9 +47,10 @@ GEOMETRY_FILE = "geometry.jsonl"
 """Geometry over training (:class:`~hf_geommem.training.recording.GeometryRecorder`)."""
 
 
-ADDED_FIELD_MEANINGS: dict[str, Any] = {"min_epochs": None}
+ADDED_FIELD_MEANINGS: dict[str, Any] = {"min_epochs": None, "embedding_weight_decay": None}
 """What a :class:`TrainConfig` field added later meant in run files written before it (no
-epoch floor); other missing fields count as their default. See :func:`saved_config`."""
+epoch floor; token embeddings decayed like every other weight); other missing fields count as
+their default. See :func:`saved_config`."""
 
 
 def saved_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +83,10 @@ class TrainConfig:
         path_loss: ``"dataset"`` (the dataset's ``loss_mask``), ``"full"`` or ``"first_token"``.
         stage1_steps: ``staged`` only: edge-only steps before the path phase (default half).
         learning_rate, weight_decay, warmup_ratio, lr_scheduler: AdamW and its schedule.
+        embedding_weight_decay: ``None`` (every decayed weight at ``weight_decay``), or the
+            AdamW weight decay of the token embeddings (input and output, tied or not), with
+            ``weight_decay`` then applying to the other weights. Biases and norms are never
+            decayed (:func:`~hf_geommem.training.trainer.no_decay_parameter_names`).
         max_steps: optimizer steps (at least: ``min_epochs`` may ask for more).
         min_epochs: ``None``, or the fewest passes over the training set: a run takes
             ``max(max_steps, ceil(min_epochs * steps per epoch))`` steps (:meth:`train_steps`),
@@ -92,7 +97,7 @@ class TrainConfig:
         batch_size: examples per device and step; ``None`` is full batch (the whole train set).
         eval_steps: evaluate every this many steps (and at step 0 and the last step).
 
-        The fields of :data:`hf_geommem.presets.RECIPE_FIELDS` (the eight above,
+        The fields of :data:`hf_geommem.presets.RECIPE_FIELDS` (the nine above,
         ``stop_after_train_exact`` and ``path_repeats``) default to the model family's recipe
         (:data:`hf_geommem.presets.RECIPES`, e.g. ``TrainConfig(model="llama-small")`` gets
         Llama's): a value you pass wins. ``recipe_defaults`` (not a field) names the
@@ -127,7 +132,12 @@ class TrainConfig:
     path_loss: str = _flag("dataset", choices=("dataset", "full", "first_token"))
     stage1_steps: int | None = _flag(None, "staged: edge-only steps (default half)")
     learning_rate: float = _flag(FROM_RECIPE, "peak learning rate", flag="lr")
-    weight_decay: float = _flag(FROM_RECIPE, "AdamW weight decay")
+    weight_decay: float = _flag(FROM_RECIPE, "AdamW weight decay (of every weight but the "
+                                             "token embeddings when --embedding-weight-decay "
+                                             "is given)")
+    embedding_weight_decay: float | None = _flag(
+        FROM_RECIPE, "AdamW weight decay of the token embeddings (input and output), or 'none' "
+                     "(decayed at --weight-decay like the other weights)")
     warmup_ratio: float = _flag(FROM_RECIPE, "warmup fraction of the steps")
     lr_scheduler: str = _flag(FROM_RECIPE, "transformers scheduler name: constant, cosine, "
                                            "linear, ...")
@@ -193,6 +203,10 @@ class TrainConfig:
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a finite number >= 0, got "
                              f"{self.weight_decay}")
+        if self.embedding_weight_decay is not None and not (
+                math.isfinite(self.embedding_weight_decay) and self.embedding_weight_decay >= 0):
+            raise ValueError(f"embedding_weight_decay must be a finite number >= 0 or None, got "
+                             f"{self.embedding_weight_decay}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1) (a fraction of max_steps), got "
                              f"{self.warmup_ratio}")

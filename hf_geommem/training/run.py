@@ -265,6 +265,7 @@ def train(
     trainer = GraphTrainer(model=model, args=args, train_dataset=train_ds,
                            data_collator=collator, processing_class=tok,
                            output_layer=config.output_layer,
+                           embedding_weight_decay=config.embedding_weight_decay,
                            callbacks=[callback, _RunFileCallback(run),
                                       *_geometry_callbacks(task, config, tok, output_dir,
                                                            resume, callback),

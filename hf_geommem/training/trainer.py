@@ -12,7 +12,8 @@ from .config import OUTPUT_LAYERS
 from .output_layer import linear_cross_entropy
 
 __all__ = ["answer_head_loss", "batch_loss", "head_loss", "supervised_hidden_states",
-           "no_decay_parameter_names", "NonFiniteLossError", "GraphTrainer"]
+           "no_decay_parameter_names", "token_embedding_parameters", "NonFiniteLossError",
+           "GraphTrainer"]
 
 # state-space parameters that the reference Mamba implementation marks ``_no_weight_decay``:
 # decaying A_log pulls every channel's timescale to the same value, decaying D removes the skip
@@ -125,6 +126,19 @@ def no_decay_parameter_names(model: torch.nn.Module) -> set[str]:
     return names
 
 
+def token_embedding_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The token-embedding matrices of ``model``: its input embedding and, when untied, its
+    output embedding (unembedding); a tied pair counts once. Empty when the model exposes
+    neither (``get_input_embeddings`` / ``get_output_embeddings``)."""
+    out: list[torch.nn.Parameter] = []
+    for getter in ("get_input_embeddings", "get_output_embeddings"):
+        module = getattr(model, getter, lambda: None)()
+        weight = getattr(module, "weight", None)
+        if isinstance(weight, torch.nn.Parameter) and all(weight is not p for p in out):
+            out.append(weight)
+    return out
+
+
 class NonFiniteLossError(ValueError):
     """The training loss became NaN or infinite (e.g. a learning rate far too large)."""
 
@@ -144,9 +158,11 @@ class GraphTrainer(Trainer):
       loss 0 instead of NaN.
     """
 
-    def __init__(self, *args: Any, output_layer: str = "chunked", **kwargs: Any):
+    def __init__(self, *args: Any, output_layer: str = "chunked",
+                 embedding_weight_decay: float | None = None, **kwargs: Any):
         _check_output_layer(output_layer)
         self.output_layer = output_layer
+        self.embedding_weight_decay = embedding_weight_decay
         super().__init__(*args, **kwargs)
         for cb in self.callback_handler.callbacks:  # our callbacks log through the Trainer
             if hasattr(cb, "attach"):
@@ -157,6 +173,23 @@ class GraphTrainer(Trainer):
         Llama the same list; for Mamba without ``norm_f``, ``A_log`` and ``D``)."""
         keep = no_decay_parameter_names(model)
         return [n for n in super().get_decay_parameter_names(model) if n not in keep]
+
+    def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+        """Trainer's AdamW groups (decayed / not decayed); with ``embedding_weight_decay`` set,
+        the trainable token embeddings (:func:`token_embedding_parameters`) leave them for a
+        group of their own with that weight decay (the schedule, created after, covers it)."""
+        if self.optimizer is not None or self.embedding_weight_decay is None:
+            return super().create_optimizer(model)
+        optimizer = super().create_optimizer(model)
+        emb = [p for p in token_embedding_parameters(self.model if model is None else model)
+               if p.requires_grad]
+        if emb:
+            moved = {id(p) for p in emb}
+            for group in optimizer.param_groups:
+                group["params"] = [p for p in group["params"] if id(p) not in moved]
+            optimizer.add_param_group({"params": emb,
+                                       "weight_decay": self.embedding_weight_decay})
+        return optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]

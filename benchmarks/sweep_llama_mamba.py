@@ -143,6 +143,7 @@ def report(rows: list[dict]) -> list[str]:
     """Markdown table of sweep rows (``results.jsonl`` lines): settings, final and best held-out
     exact path, the final per-position accuracies and the wall time."""
     from hf_geommem.cards import markdown_table
+    from hf_geommem.presets import describe_weight_decay
 
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     return markdown_table(
@@ -152,7 +153,9 @@ def report(rows: list[dict]) -> list[str]:
         [(r["run"], r["model"], f"G({r['degree']},{r.get('length', 5)}), {r['pauses']} pauses",
           r["seed"],
           r["batch_size"] or "full", f"{r['learning_rate']:g}",
-          f"{r['lr_scheduler']} ({r['warmup_ratio']:g})", f"{r['weight_decay']:g}",
+          f"{r['lr_scheduler']} ({r['warmup_ratio']:g})",
+          describe_weight_decay(r["weight_decay"], r.get("embedding_weight_decay"),
+                                short=True).removeprefix("wd "),
           r["max_steps"], pct(r["final_exact"]), f"{pct(r['best_exact'])} ({r['best_step']})",
           " / ".join(f"{100 * p:.0f}" for p in (r["curve"][-1][3] or [])
                      ) if len(r["curve"][-1]) > 3 else "n/a",

@@ -37,8 +37,8 @@ def tuning_row(run_dir: Path, name: str, note: str = "") -> dict:
         logs = json.loads(state.read_text()).get("log_history", [])
         seconds = next((r["train_runtime"] for r in logs if "train_runtime" in r), None)
     keys = ("model", "learning_rate", "batch_size", "lr_scheduler", "warmup_ratio",
-            "weight_decay", "max_steps", "eval_steps", "tie_embeddings", "embedding_init_std",
-            "path_repeats", "min_epochs")
+            "weight_decay", "embedding_weight_decay", "max_steps", "eval_steps",
+            "tie_embeddings", "embedding_init_std", "path_repeats", "min_epochs")
     return {"run": name, **{k: cfg.get(k) for k in keys}, "degree": params["degree"],
             "length": params["length"], "pauses": meta["paths"]["num_pauses"],
             "seed": cfg["seed"], "graph_seed": params["seed"], "seconds": seconds,
@@ -55,8 +55,16 @@ def main() -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--name", required=True)
     p.add_argument("--note", default="")
+    p.add_argument("--set", nargs=2, action="append", default=[], metavar=("FIELD", "JSON"),
+                   help="correct a recorded setting (a run trained by a patched script), e.g. "
+                        "--set embedding_weight_decay 3; say why in --note")
     args = p.parse_args()
-    print(json.dumps(tuning_row(args.run_dir, args.name, args.note)))
+    row = tuning_row(args.run_dir, args.name, args.note)
+    for field, value in args.set:
+        if field not in row:
+            p.error(f"--set: {field!r} is not a field of the row; expected one of {sorted(row)}")
+        row[field] = json.loads(value)
+    print(json.dumps(row))
 
 
 if __name__ == "__main__":

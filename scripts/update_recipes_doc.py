@@ -92,7 +92,33 @@ FINDINGS = """## What the runs show
   learned: the run ends at {T_M_wd3_g300_s100} (`T_M_wd3_g300_s100`). This is the late v3
   collapse of GPT-2's robustness cell G(1000,5) seed 1 under weight decay 3. Strong weight
   decay makes v1 generalize but removes the held-out v3 hop, which is trained on held-out
-  arms only as an edge; the Mamba recipe keeps weight decay 1.
+  arms only as an edge. Decay on the embeddings alone keeps the v1 gain without the collapse
+  (next item).
+- **Weight decay on the token embeddings is what makes v1 generalize; on the other weights it
+  decides the later hops, differently per family** (`embedding_weight_decay`, a recipe field:
+  the token embeddings' own decay, the rest at `weight_decay`). Mamba on G(300,5) seed 100:
+  decay 3 on every weight but the embeddings leaves held-out v1 at 7% (exact path
+  {T_M_emb0_wd3_g300_s100}, `T_M_emb0_wd3_g300_s100`); decay 3 on the embeddings alone ends at
+  {T_M_emb3_wd0_g300_s100} (`T_M_emb3_wd0_g300_s100`, no v3 collapse), 10 on the embeddings
+  alone at {T_M_emb10_wd0_g300_s100} (v1 97%, but the held-out leaf 77%:
+  `T_M_emb10_wd0_g300_s100`), and 3 on the embeddings with 1 on the rest at
+  {T_M_emb3_wd1_g300_s100} (`T_M_emb3_wd1_g300_s100`, against {T_M_g300_s100} for 1
+  everywhere). On G(600,5) seed 101 the split ends at {T_M_emb3_wd1_g600_s101}
+  (`T_M_emb3_wd1_g600_s101`, against {T_M_nodecay_g600_s101}). The Mamba recipe therefore
+  decays its token embeddings at 3 and the other weights at 1. Llama: the embeddings alone at 3
+  lift G(600,6) to {T_L_emb3_wd0_g600x6_s103} (`T_L_emb3_wd0_g600x6_s103`; every weight at 3:
+  {T_L_wd3_g600x6_s103}; 10 on the embeddings: {T_L_emb10_wd0_g600x6_s103}; 3 / 1:
+  {T_L_emb3_wd1_g600x6_s103}), but on the length-5 G(300,5) seed 100 the held-out leaf then
+  stays at 80% (exact path {T_L_emb3_wd0_g300_s100}, `T_L_emb3_wd0_g300_s100`, against
+  {T_L_mb256_3e3_2400_s100} with 1 everywhere): the decay of the other weights is what makes
+  the last hop generalize, and long arms need it low. No single Llama setting won on both
+  tuning graphs, so Llama keeps 1 everywhere. GPT-2 needs the decay on its other weights: the
+  embeddings alone at 3 end at {T_G_emb3_wd0_g600x6_s103} on G(600,6)
+  (`T_G_emb3_wd0_g600x6_s103`, held-out v2 teacher-forced 59%), 3 / 1 at
+  {T_G_emb3_wd1_g600x6_s103} (`T_G_emb3_wd1_g600x6_s103`), against {T_G_wd3_g600x6_s103} for 3
+  everywhere; GPT-2 keeps 3 everywhere. The three Mamba and two Llama/GPT-2 embedding-only rows
+  ran a patched optimizer grouping with the same groups as the flag (checked: 30 steps of
+  mamba-tiny gave bit-identical weights both ways).
 - **GPT-2 on a larger tuning graph**: on G(1200,5) seed 102 the recipe ends at
   {T_G_g1200_s102} (`T_G_g1200_s102`), the held-out leaf again the hop learned last. The
   robustness benchmark's G(1000,5) (`docs/robustness.md`) does not follow it on either seed:

@@ -257,8 +257,11 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
 
     read = [_file_rows(f) for f in results]
     rows = merged_rows([grid for grid, _ in read])
-    # the done-when runs' folder, else the rows a table JSON among the inputs carries
-    done_rows = done_when_rows(done) if done else [r for _, dw in read for r in dw]
+    # the rows a table JSON among the inputs carries, each model's replaced by its run in the
+    # done-when folder where that has one
+    fresh = {r["model"]: r for r in (done_when_rows(done) if done else [])}
+    kept = {r["model"]: r for _, dw in read for r in dw}
+    done_rows = [{**kept, **fresh}[m] for m in FAMILIES.values() if m in {**kept, **fresh}]
     have = {(r["family"], r["degree"], r["length"], r["seed"]) for r in rows}
     missing = [f"{f} {_cell_name(d, ln)} seed {s}" for f in FAMILIES for d, ln in GRID
                for s in SEEDS if (f, d, ln, s) not in have]
@@ -328,7 +331,8 @@ def main() -> None:
                         "one's)")
     p.add_argument("--json", default="docs/robustness.json")
     p.add_argument("--md", default="docs/robustness.md")
-    p.add_argument("--done", help="with --table: folder of the 'done when' runs")
+    p.add_argument("--done", help="with --table: folder of 'done when' runs (a model's run "
+                                  "there replaces its row from a table JSON)")
     args = p.parse_args()
     if args.table:
         write_table([Path(t) for t in args.table], Path(args.json), Path(args.md),

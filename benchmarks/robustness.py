@@ -259,9 +259,9 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
     rows = merged_rows([grid for grid, _ in read])
     # the rows a table JSON among the inputs carries, each model's replaced by its run in the
     # done-when folder where that has one
-    fresh = {r["model"]: r for r in (done_when_rows(done) if done else [])}
-    kept = {r["model"]: r for _, dw in read for r in dw}
-    done_rows = [{**kept, **fresh}[m] for m in FAMILIES.values() if m in {**kept, **fresh}]
+    by_model = {r["model"]: r for _, dw in read for r in dw}
+    by_model.update({r["model"]: r for r in (done_when_rows(done) if done else [])})
+    done_rows = [by_model[m] for m in FAMILIES.values() if m in by_model]
     have = {(r["family"], r["degree"], r["length"], r["seed"]) for r in rows}
     missing = [f"{f} {_cell_name(d, ln)} seed {s}" for f in FAMILIES for d, ln in GRID
                for s in SEEDS if (f, d, ln, s) not in have]

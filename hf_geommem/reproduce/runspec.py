@@ -56,8 +56,6 @@ class RunSpec:
         return f"{self.name}-s{self.seed}-{self.key()}"
 
 
-
-
 def _resolved(config: dict[str, Any]) -> dict[str, Any]:
     """Every TrainConfig field of a run (its family recipe filled in where ``config`` is silent;
     ``data`` and ``seed`` left out), so a run's key changes when its recipe does."""

@@ -178,9 +178,10 @@ class GraphTrainer(Trainer):
         """Trainer's AdamW groups (decayed / not decayed); with ``embedding_weight_decay`` set,
         the trainable token embeddings (:func:`token_embedding_parameters`) leave them for a
         group of their own with that weight decay (the schedule, created after, covers it)."""
-        if self.optimizer is not None or self.embedding_weight_decay is None:
-            return super().create_optimizer(model)
+        built = self.optimizer is not None  # Trainer returns an existing optimizer as is
         optimizer = super().create_optimizer(model)
+        if built or self.embedding_weight_decay is None:
+            return optimizer
         emb = [p for p in token_embedding_parameters(self.model if model is None else model)
                if p.requires_grad]
         if emb:

@@ -245,6 +245,30 @@ def test_cpu_large_runs_claim_1_on_the_big_graph_and_the_controls_small():
     assert claim3.setting(large).startswith("G(300,5)")
 
 
+def test_claim_5_trains_as_claim_1s_gpt2_with_only_the_loss_changed():
+    from hf_geommem.presets import RECIPES
+
+    for name in ("cpu", "cpu-large"):
+        preset = RP.REPRODUCTION_PRESETS[name]
+        runs = {r.name: r for r in preset.runs(1)}
+        ft, frozen = runs["first_token"].config, runs["frozen"].config
+        assert ft["path_loss"] == "first_token" and ft["model"] == "gpt2-small"
+        recipe = RECIPES["gpt2"]
+        assert (ft["learning_rate"], ft["weight_decay"], ft["batch_size"]) == (
+            recipe.learning_rate, recipe.weight_decay, recipe.batch_size), name
+        # the other controls keep their own pinned settings
+        assert (frozen["learning_rate"], frozen["max_steps"]) == (1e-3, 120)
+        claim5 = next(c for c in RP.CLAIMS if c.id == "5")
+        assert claim5.setting(preset) == (
+            f"G(300,5), 2 pause(s); gpt2-small, first-token-only loss, lr "
+            f"{recipe.learning_rate:g}, wd {recipe.weight_decay:g}, batch {recipe.batch_size}, "
+            f"{recipe.lr_scheduler}, {ft['max_steps']} steps")
+    # a preset without its own first-token settings trains it as the controls
+    smoke = {r.name: r for r in RP.REPRODUCTION_PRESETS["smoke"].runs(1)}
+    assert smoke["first_token"].config == {**smoke["frozen"].config, "path_loss": "first_token",
+                                           "freeze_embeddings": False}
+
+
 def test_a_claim_is_one_object_and_the_ids_derive_from_the_list():
     assert RP.CLAIM_IDS == tuple(c.id for c in RP.CLAIMS)
     assert RP.CLAIM_RUNS == {c.id: c.needs for c in RP.CLAIMS}

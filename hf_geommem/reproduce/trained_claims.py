@@ -28,19 +28,25 @@ def _graph_name(g: dict) -> str:
     return f"G({g['degree']},{g['length']}), {g['pauses']} pause(s)"
 
 
+def _optimizer_setting(config: dict) -> str:
+    """"lr 0.003, wd 3, batch 256, cosine, 2400 steps" for TrainConfig fields ``config`` (its
+    family recipe filled in)."""
+    r = _resolved(config)
+    batch = "full batch" if r["batch_size"] is None else f"batch {r['batch_size']}"
+    decay = describe_weight_decay(r["weight_decay"], r.get("embedding_weight_decay"), short=True)
+    return (f"lr {r['learning_rate']:g}, {decay}, {batch}, {r['lr_scheduler']}, "
+            f"{r['max_steps']} steps"
+            + (f", stop after {r['stop_after_train_exact']} perfect train eval(s)"
+               if r["stop_after_train_exact"] else ""))
+
+
 def _models_setting(preset: Preset) -> str:
     g = preset.graph
     parts = []
     for c in preset.models.values():
-        d, r = c.get("data", g), _resolved(c)
-        batch = "full batch" if r["batch_size"] is None else f"batch {r['batch_size']}"
-        decay = describe_weight_decay(r["weight_decay"], r.get("embedding_weight_decay"),
-                                      short=True)
-        parts.append(f"{r['model']} on G({d['degree']},{d['length']}), lr "
-                     f"{r['learning_rate']:g}, {decay}, {batch}, "
-                     f"{r['lr_scheduler']}, {r['max_steps']} steps"
-                     + (f", stop after {r['stop_after_train_exact']} perfect train eval(s)"
-                        if r["stop_after_train_exact"] else ""))
+        d = c.get("data", g)
+        parts.append(f"{_resolved(c)['model']} on G({d['degree']},{d['length']}), "
+                     f"{_optimizer_setting(c)}")
     return f"{g['pauses']} pause(s); " + "; ".join(parts)
 
 
@@ -170,6 +176,12 @@ def _claim4(R: Results) -> dict:
 
 def _controls_setting(preset: Preset) -> str:
     return f"{_graph_name(preset.controls_graph)}; {preset.controls['model']}"
+
+
+def _first_token_setting(preset: Preset) -> str:
+    c = preset.first_token_config
+    return (f"{_graph_name(preset.controls_graph)}; {_resolved(c)['model']}, first-token-only "
+            f"loss, {_optimizer_setting(c)}")
 
 
 def _claim5(R: Results) -> dict:
@@ -305,7 +317,7 @@ TRAINED_CLAIMS: list[Claim] = [
           "forward-only ~chance", ("forward", "gpt2"), _claim4, _controls_setting,
           details=_runs_table("forward", "gpt2")),
     Claim("5", "First-token-only supervision still learns v1", "v1 learned",
-          ("first_token",), _claim5, _controls_setting, details=_runs_table("first_token")),
+          ("first_token",), _claim5, _first_token_setting, details=_runs_table("first_token")),
     Claim("6", "Edge-only training already yields geometry", "navigation above chance",
           ("edges_only",), _claim6, _setting6,
           figures=lambda results, fdir: _leaf_figures(results, fdir, ("edges_only",))),

@@ -38,12 +38,13 @@ def tuning_row(run_dir: Path, name: str, note: str = "") -> dict:
         seconds = next((r["train_runtime"] for r in logs if "train_runtime" in r), None)
     keys = ("model", "learning_rate", "batch_size", "lr_scheduler", "warmup_ratio",
             "weight_decay", "embedding_weight_decay", "max_steps", "eval_steps",
-            "tie_embeddings", "embedding_init_std", "path_repeats", "min_epochs")
+            "tie_embeddings", "embedding_init_std", "path_repeats", "min_epochs", "path_loss")
     return {"run": name, **{k: cfg.get(k) for k in keys}, "degree": params["degree"],
             "length": params["length"], "pauses": meta["paths"]["num_pauses"],
             "seed": cfg["seed"], "graph_seed": params["seed"], "seconds": seconds,
             "final_exact": evals[-1]["eval_exact_path"],
             "final_train_exact": evals[-1].get("train_exact_path"),
+            "final_first_token": evals[-1].get("eval_first_token"),
             "best_exact": best["eval_exact_path"], "best_step": best["step"],
             "curve": [[r["step"], r["eval_exact_path"], r.get("train_exact_path"),
                        r.get("eval_per_position")] for r in evals],

@@ -129,7 +129,8 @@ RECIPES: dict[str, TrainingRecipe] = {
     # Mamba: decay on the token embeddings makes v1 generalize (G(300,5) seed 100: 68.0% with
     # 1 everywhere); 3 there and 1 elsewhere then lost v3 late on the "done when" G(800,5)
     # (docs/robustness_mamba_emb3.md), so the other weights get 0.3: G(300,5) s100 94.7%,
-    # G(600,5) s101 98.7%, G(1200,5) s102 100% (docs/recipes.md)
+    # G(600,5) s101 98.7%, G(1200,5) s102 100% (docs/recipes.md); test grid and "done when"
+    # in docs/robustness.md
     "mamba": _minibatch_cosine("mamba", embedding_weight_decay=3.0, weight_decay=0.3),
     # the linear network of the tiny studies (science.md 8: lr 1e-2, full batch)
     "linear": TrainingRecipe("linear", learning_rate=1e-2, weight_decay=0.01, batch_size=None,

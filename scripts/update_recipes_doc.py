@@ -141,8 +141,10 @@ FINDINGS = """## What the runs show
 - **GPT-2's weight decay 3 costs the last hop at size.** The same G(1200,5) seed 102 under
   today's GPT-2 recipe (3 everywhere) ends at {T_G_wd3_g1200_s102} (`T_G_wd3_g1200_s102`): v1,
   v2 and v3 right, the held-out leaf not, against {T_G_g1200_s102} with 1 everywhere; the
-  robustness grid's GPT-2 G(1000,5) seed 1 also fails on a later hop (v3). Not yet acted on: 3 on the
-  embeddings and 1 on the rest lost G(600,6) (above), so GPT-2 needs another split.
+  robustness grid's GPT-2 G(1000,5) seed 1 also fails on a later hop (v3). Not yet acted on:
+  3 on the embeddings and 1 on the rest lost G(600,6) (above), and 3 / 2 ends at
+  {T_G_emb3_wd2_g600x6_s103} there (`T_G_emb3_wd2_g600x6_s103`) though {T_G_emb3_wd2_g1200_s102}
+  on G(1200,5) (`T_G_emb3_wd2_g1200_s102`), so GPT-2 needs another split.
 - **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still
   far from its plateau halfway through (`T_L_g1200_s102_rep1`, stopped, below). Trained for

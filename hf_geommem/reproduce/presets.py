@@ -113,7 +113,7 @@ def _paper(model: str, steps: int, **kw: Any) -> dict:
 
 # claim 5 at cpu scale: the GPT-2 family recipe, as claim 1's GPT-2, with only the loss changed.
 # The controls' 120 full-batch steps at lr 1e-3 left held-out v1 at 63-67% (cpu preset, seeds
-# 0-2); on tuning graph G(300,5) seed 100 they gave 55% and the recipe 100% (docs/recipes.md)
+# 0-2); on tuning graph G(300,5) seed 100 54.7%, and the recipe 100% (docs/recipes.md)
 _FIRST_TOKEN = dict(model="gpt2-small")
 
 # the cpu-scale runs besides claim 1 and its controls (the cpu and cpu-large presets)

@@ -28,10 +28,9 @@ def _graph_name(g: dict) -> str:
     return f"G({g['degree']},{g['length']}), {g['pauses']} pause(s)"
 
 
-def _optimizer_setting(config: dict) -> str:
-    """"lr 0.003, wd 3, batch 256, cosine, 2400 steps" for TrainConfig fields ``config`` (its
-    family recipe filled in)."""
-    r = _resolved(config)
+def _optimizer_setting(r: dict) -> str:
+    """"lr 0.003, wd 3, batch 256, cosine, 2400 steps" for a run's resolved TrainConfig fields
+    ``r`` (:func:`~hf_geommem.reproduce.runspec._resolved`)."""
     batch = "full batch" if r["batch_size"] is None else f"batch {r['batch_size']}"
     decay = describe_weight_decay(r["weight_decay"], r.get("embedding_weight_decay"), short=True)
     return (f"lr {r['learning_rate']:g}, {decay}, {batch}, {r['lr_scheduler']}, "
@@ -44,9 +43,8 @@ def _models_setting(preset: Preset) -> str:
     g = preset.graph
     parts = []
     for c in preset.models.values():
-        d = c.get("data", g)
-        parts.append(f"{_resolved(c)['model']} on G({d['degree']},{d['length']}), "
-                     f"{_optimizer_setting(c)}")
+        d, r = c.get("data", g), _resolved(c)
+        parts.append(f"{r['model']} on G({d['degree']},{d['length']}), {_optimizer_setting(r)}")
     return f"{g['pauses']} pause(s); " + "; ".join(parts)
 
 
@@ -179,9 +177,9 @@ def _controls_setting(preset: Preset) -> str:
 
 
 def _first_token_setting(preset: Preset) -> str:
-    c = preset.first_token_config
-    return (f"{_graph_name(preset.controls_graph)}; {_resolved(c)['model']}, first-token-only "
-            f"loss, {_optimizer_setting(c)}")
+    r = _resolved(preset.first_token_config)
+    return (f"{_graph_name(preset.controls_graph)}; {r['model']}, first-token-only loss, "
+            f"{_optimizer_setting(r)}")
 
 
 def _claim5(R: Results) -> dict:

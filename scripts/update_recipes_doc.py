@@ -5,7 +5,8 @@
 
 ``recipes_tuning.jsonl``: finished runs of ``benchmarks/sweep_llama_mamba.py --extra ...`` (one
 row per run); ``recipes_partial.json``: runs stopped before their last step (to free the CPU),
-with their curves. Every number in the page comes from these files or from
+with their curves; ``robustness_mamba_emb3.json`` / ``robustness_mamba_wd1.json``: Mamba's
+test-grid runs under two earlier recipes. Every number in the page comes from these files or from
 ``hf_geommem.presets.RECIPES``.
 """
 
@@ -87,8 +88,9 @@ FINDINGS = """## What the runs show
 - **Weight decay 3 for Mamba helps v1, then breaks v3.** On G(300,5) seed 100 (the tuning
   graph nearest the failing G(200,5) cell) the recipe plateaus at {T_M_g300_s100}
   (`T_M_g300_s100`, v1 the failing hop, every later hop follows it). With weight decay 3
-  held-out v1 climbs to 96% by step 1,400 (exact path 86.7% there), then held-out v3 falls
-  from 93% to 0% in 400 steps, teacher-forced as well, while v1, v2 and every edge stay
+  held-out v1 climbs to {M_wd3_peak_v1} by step {M_wd3_peak_step} (exact path
+  {M_wd3_peak_exact} there), then held-out v3 falls from {M_wd3_peak_v3} to {M_wd3_low_v3} by
+  step {M_wd3_low_step}, while v1 and v2 stay
   learned: the run ends at {T_M_wd3_g300_s100} (`T_M_wd3_g300_s100`). This is the late v3
   collapse of GPT-2's robustness cell G(1000,5) seed 1 under weight decay 3. Strong weight
   decay makes v1 generalize but removes the held-out v3 hop, which is trained on held-out
@@ -105,11 +107,12 @@ FINDINGS = """## What the runs show
   {T_M_emb3_wd1_g300_s100} (`T_M_emb3_wd1_g300_s100`, against {T_M_g300_s100} for 1
   everywhere). On G(600,5) seed 101 the split ends at {T_M_emb3_wd1_g600_s101}
   (`T_M_emb3_wd1_g600_s101`, against {T_M_nodecay_g600_s101}). **On the test graphs the split
-  did not carry over** (`docs/robustness_mamba_emb3.md`, every run listed): it lifted held-out
-  v1 where Mamba failed (G(200,5) 12-32% -> 54% on both seeds, G(500,6) 3-6% -> 21-26%) and
-  kept G(500,5) and G(1000,5) above 90%, so the same 4 of 8 cells passed, but on the "done
-  when" G(800,5) (seed 2026) it ended at 82.5% against 95.5% for 1 everywhere: v1 100%, and
-  held-out v3 lost on 18% of the arms late in training (the v3 collapse of the previous item,
+  did not carry over** (`docs/robustness_mamba_emb3.md`, every run listed; the runs under 1
+  everywhere in `docs/robustness_mamba_wd1.json`): held-out v1 on G(200,5) went from
+  {wd1_v1_200} to {emb3_v1_200} and on G(500,6) from {wd1_v1_500x6} to {emb3_v1_500x6} (the
+  two seeds), {emb3_passing} of 8 cells passed against {wd1_passing}, but on the "done
+  when" G(800,5) (seed 2026) it ended at {emb3_done} against {wd1_done} for 1 everywhere:
+  v1 {emb3_done_v1}, and held-out v3 lost late in training (the v3 collapse of the previous item,
   milder), so that split was not adopted. **Mamba's recipe: 3 on the embeddings, 0.3 on the
   rest.** The v3 loss pointed at the decay of the other weights (all weights at 3 lose v3
   entirely), so they got 0.3, one setting tried, decided on the tuning graphs only: G(300,5)
@@ -129,7 +132,7 @@ FINDINGS = """## What the runs show
   the last hop generalize, and long arms need it low. No single Llama setting won on both
   tuning graphs, so Llama keeps 1 everywhere. GPT-2 needs the decay on its other weights: the
   embeddings alone at 3 end at {T_G_emb3_wd0_g600x6_s103} on G(600,6)
-  (`T_G_emb3_wd0_g600x6_s103`, held-out v2 teacher-forced 59%), 3 / 1 at
+  (`T_G_emb3_wd0_g600x6_s103`, held-out v1 {G_emb3_wd0_v1} and v2 {G_emb3_wd0_v2}, greedy), 3 / 1 at
   {T_G_emb3_wd1_g600x6_s103} (`T_G_emb3_wd1_g600x6_s103`), against {T_G_wd3_g600x6_s103} for 3
   everywhere; GPT-2 keeps 3 everywhere. The three Mamba and two Llama/GPT-2 embedding-only rows
   ran a patched optimizer grouping with the same groups as the flag (checked: 30 steps of
@@ -156,8 +159,9 @@ FINDINGS = """## What the runs show
   steps): weight decay 1 makes the last hop generalize.** With weight decay 0.01 the held-out
   leaf plateaued near 88% (seed 7, `docs/large_graph.md` before this change: every miss repeats
   v3). With weight decay 1 on tuning seed 100 (`T_G_large_wd1_g5000_s100`, stopped at step 700
-  to free the core for the untouched seeds) the leaf was at 96.8% at step 600 and 99.5% at
-  700, held-out exact 97.3%. The preset's seeds are reported in `docs/large_graph.md`.
+  to free the core for the untouched seeds) the leaf was at {large_leaf_prev} at step
+  {large_step_prev} and {large_leaf_last} at {large_step_last}, held-out exact {large_exact_last}.
+  The preset's seeds are reported in `docs/large_graph.md`.
 - **Claim 5's first-token-only run trains with the GPT-2 recipe.** The reproduction's controls
   (120 full-batch steps at a constant lr 1e-3) left held-out v1 (teacher-forced) under the
   claim's 80% in all three seeds of the cpu preset (its report before 7d49a91) and at
@@ -181,6 +185,48 @@ class _FinalExact(dict):
         return f"(run {key} not in the tuning file)"
 
 
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _span(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    return _pct(lo) if lo == hi else f"{_pct(lo)}-{_pct(hi)}"
+
+
+def curve_facts(rows: list[dict], partial: dict) -> dict[str, str]:
+    """The findings' numbers that sit inside tuning curves (not at a run's end)."""
+    by_run = {r["run"]: r for r in rows}
+    facts: dict[str, str] = {}
+    curve = by_run["T_M_wd3_g300_s100"]["curve"]  # [step, exact, train_exact, per position]
+    peak = max(range(len(curve)), key=lambda i: curve[i][1])
+    low = next(c for c in curve[peak:] if c[3][3] <= 0.05)
+    facts.update(M_wd3_peak_step=f"{curve[peak][0]:,}", M_wd3_peak_exact=_pct(curve[peak][1]),
+                 M_wd3_peak_v1=_pct(curve[peak][3][1]), M_wd3_peak_v3=_pct(curve[peak][3][3]),
+                 M_wd3_low_v3=_pct(low[3][3]), M_wd3_low_step=f"{low[0]:,}")
+    final = by_run["T_G_emb3_wd0_g600x6_s103"]["curve"][-1][3]
+    facts.update(G_emb3_wd0_v1=_pct(final[1]), G_emb3_wd0_v2=_pct(final[2]))
+    prev, last = partial["T_G_large_wd1_g5000_s100"]["curve"][-2:]
+    facts.update(large_step_prev=str(prev["step"]), large_leaf_prev=_pct(prev["per_position"][-1]),
+                 large_step_last=str(last["step"]), large_leaf_last=_pct(last["per_position"][-1]),
+                 large_exact_last=_pct(last["exact"]))
+    return facts
+
+
+def mamba_split_facts(emb3: dict, wd1: dict) -> dict[str, str]:
+    """Mamba's "3 on the embeddings, 1 on the rest" test-grid runs against 1 everywhere."""
+    facts: dict[str, str] = {}
+    for name, grid in (("emb3", emb3), ("wd1", wd1)):
+        for key, degree, length in (("200", 200, 5), ("500x6", 500, 6)):
+            facts[f"{name}_v1_{key}"] = _span([r["final_v1"] for r in grid["runs"]
+                                               if (r["degree"], r["length"]) == (degree, length)])
+        facts[f"{name}_passing"] = str(sum(r["final_exact"] >= 0.9 for r in grid["runs"]))
+        (done,) = [r for r in grid["done_when"] if r["model"] == "mamba-small"]
+        facts[f"{name}_done"] = _pct(done["final_exact"])
+        facts[f"{name}_done_v1"] = _pct(done["final_v1"])
+    return facts
+
+
 def partial_table(partial: dict) -> list[str]:
     from hf_geommem.cards import markdown_table
 
@@ -200,6 +246,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tuning", default=str(ROOT / "docs/recipes_tuning.jsonl"))
     p.add_argument("--partial", default=str(ROOT / "docs/recipes_partial.json"))
+    p.add_argument("--mamba-split", default=str(ROOT / "docs/robustness_mamba_emb3.json"))
+    p.add_argument("--mamba-wd1", default=str(ROOT / "docs/robustness_mamba_wd1.json"))
     p.add_argument("--out", default=str(ROOT / "docs/recipes.md"))
     args = p.parse_args()
     from sweep_llama_mamba import report
@@ -209,14 +257,19 @@ def main() -> None:
 
     rows = [json.loads(line) for line in Path(args.tuning).read_text().splitlines()
             if line.strip()]
+    partial = json.loads(Path(args.partial).read_text())
+    facts = _FinalExact(rows)
+    facts.update(curve_facts(rows, partial))
+    facts.update(mamba_split_facts(json.loads(Path(args.mamba_split).read_text()),
+                                   json.loads(Path(args.mamba_wd1).read_text())))
     lines = [INTRO, "## The recipes", "",
              *(f"- `{r.family}`: {r.describe()} (tuned on: {r.tuned_on})"
                for r in RECIPES.values()), "",
              "## Finished tuning runs", "", *report(rows), "",
              *(f"- `{r['run']}`: {r['note']}" for r in rows if r.get("note")), "",
              "## Runs stopped before their last step", "",
-             *partial_table(json.loads(Path(args.partial).read_text())), "",
-             FINDINGS.format_map(_FinalExact(rows))]
+             *partial_table(partial), "",
+             FINDINGS.format_map(facts)]
     write_text_atomic(Path(args.out), "\n".join(lines))
 
 

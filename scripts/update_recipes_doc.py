@@ -6,7 +6,8 @@
 ``recipes_tuning.jsonl``: finished runs of ``benchmarks/sweep_llama_mamba.py --extra ...`` (one
 row per run); ``recipes_partial.json``: runs stopped before their last step (to free the CPU),
 with their curves; ``robustness_mamba_emb3.json`` / ``robustness_mamba_wd1.json``: Mamba's
-test-grid runs under two earlier recipes. Every number in the page comes from these files or from
+test-grid runs under two earlier recipes, ``robustness_gpt2_e150.json`` GPT-2's under its
+150-epoch one, ``robustness.json`` today's. Every number in the page comes from these files or from
 ``hf_geommem.presets.RECIPES``.
 """
 
@@ -159,7 +160,11 @@ FINDINGS = """## What the runs show
   tokens instead of 2 (the paper's count for length 6) on G(600,6), {T_G_p6_g600x6_s103} for GPT-2
   (`T_G_p6_g600x6_s103`) and {T_L_p6_g600x6_s103} for Llama (`T_L_p6_g600x6_s103`); and 300
   epochs for Llama, {T_L_e300_g600x6_s103} (`T_L_e300_g600x6_s103`): its held-out v1 rises to a
-  peak in the middle of the run and falls back while the lr decays.
+  peak in the middle of the run and falls back while the lr decays. On the test grid
+  (`docs/robustness.md`) GPT-2 under the 300-epoch recipe passes {gpt2_passing} of
+  {gpt2_cells} runs; at 150 epochs {gpt2_e150_passing} of the {gpt2_e150_cells} runs the
+  floor changed passed (`docs/robustness_gpt2_e150.json`; G(200,5) trains 2,400 steps, over
+  300 epochs, under both).
 - **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still
   far from its plateau halfway through (`T_L_g1200_s102_rep1`, stopped, below). Trained for
@@ -239,6 +244,15 @@ def mamba_split_facts(emb3: dict, wd1: dict) -> dict[str, str]:
     return facts
 
 
+def grid_facts(grid: dict, gpt2_e150: dict) -> dict[str, str]:
+    """GPT-2's test-grid runs under today's recipe and under the 150-epoch one."""
+    today = [r for r in grid["runs"] if r["family"] == "gpt2"]
+    return {"gpt2_passing": str(sum(r["final_exact"] >= 0.9 for r in today)),
+            "gpt2_cells": str(len(today)),
+            "gpt2_e150_passing": str(sum(r["final_exact"] >= 0.9 for r in gpt2_e150["runs"])),
+            "gpt2_e150_cells": str(len(gpt2_e150["runs"]))}
+
+
 def partial_table(partial: dict) -> list[str]:
     from hf_geommem.cards import markdown_table
 
@@ -260,6 +274,8 @@ def main() -> None:
     p.add_argument("--partial", default=str(ROOT / "docs/recipes_partial.json"))
     p.add_argument("--mamba-split", default=str(ROOT / "docs/robustness_mamba_emb3.json"))
     p.add_argument("--mamba-wd1", default=str(ROOT / "docs/robustness_mamba_wd1.json"))
+    p.add_argument("--grid", default=str(ROOT / "docs/robustness.json"))
+    p.add_argument("--gpt2-e150", default=str(ROOT / "docs/robustness_gpt2_e150.json"))
     p.add_argument("--out", default=str(ROOT / "docs/recipes.md"))
     args = p.parse_args()
     from sweep_llama_mamba import report
@@ -274,6 +290,8 @@ def main() -> None:
     facts.update(curve_facts(rows, partial))
     facts.update(mamba_split_facts(json.loads(Path(args.mamba_split).read_text()),
                                    json.loads(Path(args.mamba_wd1).read_text())))
+    facts.update(grid_facts(json.loads(Path(args.grid).read_text()),
+                            json.loads(Path(args.gpt2_e150).read_text())))
     lines = [INTRO, "## The recipes", "",
              *(f"- `{r.family}`: {r.describe()} (tuned on: {r.tuned_on})"
                for r in RECIPES.values()), "",

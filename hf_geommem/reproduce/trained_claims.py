@@ -29,12 +29,13 @@ def _graph_name(g: dict) -> str:
 
 
 def _optimizer_setting(r: dict) -> str:
-    """"lr 0.003, wd 3, batch 256, cosine, 2400 steps" for a run's resolved TrainConfig fields
-    ``r`` (:func:`~hf_geommem.reproduce.runspec._resolved`)."""
+    """"lr 0.003, wd 3, batch 256, cosine, 2400 steps (at least 300 epochs)" for a run's
+    resolved TrainConfig fields ``r`` (:func:`~hf_geommem.reproduce.runspec._resolved`)."""
     batch = "full batch" if r["batch_size"] is None else f"batch {r['batch_size']}"
     decay = describe_weight_decay(r["weight_decay"], r.get("embedding_weight_decay"), short=True)
+    floor = "" if r.get("min_epochs") is None else f" (at least {r['min_epochs']:g} epochs)"
     return (f"lr {r['learning_rate']:g}, {decay}, {batch}, {r['lr_scheduler']}, "
-            f"{r['max_steps']} steps"
+            f"{r['max_steps']} steps{floor}"
             + (f", stop after {r['stop_after_train_exact']} perfect train eval(s)"
                if r["stop_after_train_exact"] else ""))
 

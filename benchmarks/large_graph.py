@@ -75,12 +75,32 @@ def load_runs(path: Path) -> list[dict]:
     return data["runs"] if "runs" in data else [data]
 
 
+# flags that name what a run did before the flag existed (runs recorded without them trained
+# the same way): `--embedding-weight-decay none` decays the embeddings like every weight
+_NO_OP_FLAGS = (("--embedding-weight-decay", "none"),)
+
+
+def _same_training(flags: list[str] | None) -> list[str] | None:
+    """``flags`` without the no-op pairs of ``_NO_OP_FLAGS`` (for comparing runs)."""
+    if flags is None:
+        return None
+    out, i = [], 0
+    while i < len(flags):
+        if tuple(flags[i:i + 2]) in _NO_OP_FLAGS:
+            i += 2
+            continue
+        out.append(flags[i])
+        i += 1
+    return out
+
+
 def merge_run(runs: list[dict], row: dict) -> list[dict]:
     """``runs`` with ``row`` in place of the run of its seed; runs trained with other flags
     than today's preset are dropped (they no longer describe ``--preset cpu-large``)."""
-    keep = [r for r in runs if r["seed"] != row["seed"] and r.get("flags") == row["flags"]]
+    same = lambda r: _same_training(r.get("flags")) == _same_training(row["flags"])  # noqa: E731
+    keep = [r for r in runs if r["seed"] != row["seed"] and same(r)]
     for r in runs:
-        if r.get("flags") != row["flags"]:
+        if not same(r):
             print(f"dropping seed {r['seed']}: trained with {' '.join(r.get('flags', []))}")
     return sorted(keep + [row], key=lambda r: r["seed"])
 

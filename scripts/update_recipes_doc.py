@@ -165,6 +165,17 @@ FINDINGS = """## What the runs show
   {gpt2_cells} runs; at 150 epochs {gpt2_e150_passing} of the {gpt2_e150_cells} runs the
   floor changed passed (`docs/robustness_gpt2_e150.json`; G(200,5) trains 2,400 steps, over
   300 epochs, under both).
+- **A Llama candidate, not yet adopted: Mamba's split (3 on the embeddings, 0.3 on the rest)
+  with GPT-2's 300-epoch floor.** The split alone at 150 epochs: G(600,6) seed 103
+  {T_L_emb3_wd03_g600x6_s103} (`T_L_emb3_wd03_g600x6_s103`), G(300,5) seed 100
+  {T_L_emb3_wd03_g300_s100} (`T_L_emb3_wd03_g300_s100`). With the 300-epoch floor: G(600,6)
+  {T_L_e300_emb3_wd03_g600x6_s103} (`T_L_e300_emb3_wd03_g600x6_s103`; Llama's best on long arms,
+  against {T_L_e300_g600x6_s103} at 300 epochs with 1 everywhere), G(300,5)
+  {T_L_e300_emb3_wd03_g300_s100} (`T_L_e300_emb3_wd03_g300_s100`), G(600,5) seed 101
+  {T_L_e300_emb3_wd03_g600_s101} (`T_L_e300_emb3_wd03_g600_s101`), G(1200,5) seed 102
+  {T_L_e300_emb3_wd03_g1200_s102} (`T_L_e300_emb3_wd03_g1200_s102`). It becomes the recipe only
+  after the test grid: `benchmarks/robustness.py --families llama --train-args
+  '--embedding-weight-decay 3 --weight-decay 0.3 --min-epochs 300'`.
 - **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still
   far from its plateau halfway through (`T_L_g1200_s102_rep1`, stopped, below). Trained for

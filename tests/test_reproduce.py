@@ -262,7 +262,8 @@ def test_claim_5_trains_as_claim_1s_gpt2_with_only_the_loss_changed():
         assert claim5.setting(preset) == (
             f"G(300,5), 2 pause(s); gpt2-small, first-token-only loss, lr "
             f"{recipe.learning_rate:g}, wd {recipe.weight_decay:g}, batch {recipe.batch_size}, "
-            f"{recipe.lr_scheduler}, {ft['max_steps']} steps")
+            f"{recipe.lr_scheduler}, {ft['max_steps']} steps (at least {recipe.min_epochs:g} "
+            f"epochs)")
     # a preset without its own first-token settings trains it as the controls
     smoke = {r.name: r for r in RP.REPRODUCTION_PRESETS["smoke"].runs(1)}
     assert smoke["first_token"].config == {**smoke["frozen"].config, "path_loss": "first_token",

@@ -176,20 +176,27 @@ def run_grid(out: Path, families: list[str], cells: list[tuple[int, int]],
                       f"{row['wall_seconds']:.0f} s", flush=True)
 
 
+def _settings(row: dict) -> dict:
+    """The optimizer settings a run trained with: its recorded recipe with its overrides
+    (``--train-args``) applied; ``{}`` for rows that predate the record."""
+    recorded = row.get("recipe") or {}
+    return {**(recorded.get("recipe") or {}), **(recorded.get("overridden") or {})}
+
+
 def _epochs(row: dict) -> float:
     """Passes over the train set: a path-star G(d,l) task trains on 2 d (l-1) edge examples and
     the train paths (d minus the held-out arms); the recipe's batch is the run's."""
     d, length = row["degree"], row["length"]
     examples = 2 * d * (length - 1) + d - row["num_test_arms"]
-    return row["steps"] * row["recipe"]["recipe"]["batch_size"] / examples
+    return row["steps"] * _settings(row)["batch_size"] / examples
 
 
 def _weight_decay(row: dict) -> str:
-    """The weight decay the run's recorded recipe gave it ("?" for rows that predate it;
+    """The weight decay the run trained with ("?" for rows that predate the record;
     ``3 emb, 0 rest`` for a separate token-embedding decay)."""
     from hf_geommem.presets import describe_weight_decay
 
-    recipe = (row.get("recipe") or {}).get("recipe") or {}
+    recipe = _settings(row)
     if recipe.get("weight_decay") is None:
         return "?"
     return describe_weight_decay(recipe["weight_decay"], recipe.get("embedding_weight_decay"),

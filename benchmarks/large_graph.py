@@ -75,33 +75,30 @@ def load_runs(path: Path) -> list[dict]:
     return data["runs"] if "runs" in data else [data]
 
 
-# flags that name what a run did before the flag existed (runs recorded without them trained
-# the same way): `--embedding-weight-decay none` decays the embeddings like every weight
-_NO_OP_FLAGS = (("--embedding-weight-decay", "none"),)
+def _training(flags: list[str] | None) -> dict | None:
+    """The TrainConfig that ``train`` builds from ``flags`` (so two flag lists that train
+    alike compare equal, e.g. one recorded before a flag existed and one passing its default;
+    a flag an old record lacks takes today's recipe value)."""
+    from dataclasses import asdict
 
+    from hf_geommem.cli import _train_config, build_parser
 
-def _same_training(flags: list[str] | None) -> list[str] | None:
-    """``flags`` without the no-op pairs of ``_NO_OP_FLAGS`` (for comparing runs)."""
     if flags is None:
         return None
-    out, i = [], 0
-    while i < len(flags):
-        if tuple(flags[i:i + 2]) in _NO_OP_FLAGS:
-            i += 2
-            continue
-        out.append(flags[i])
-        i += 1
-    return out
+    args = build_parser().parse_args(["train", "--dataset", "-", "--out", "-", *flags])
+    return asdict(_train_config(args))
 
 
 def merge_run(runs: list[dict], row: dict) -> list[dict]:
     """``runs`` with ``row`` in place of the run of its seed; runs trained with other flags
     than today's preset are dropped (they no longer describe ``--preset cpu-large``)."""
-    same = lambda r: _same_training(r.get("flags")) == _same_training(row["flags"])  # noqa: E731
-    keep = [r for r in runs if r["seed"] != row["seed"] and same(r)]
+    today = _training(row["flags"])
+    keep = []
     for r in runs:
-        if not same(r):
+        if _training(r.get("flags")) != today:
             print(f"dropping seed {r['seed']}: trained with {' '.join(r.get('flags', []))}")
+        elif r["seed"] != row["seed"]:
+            keep.append(r)
     return sorted(keep + [row], key=lambda r: r["seed"])
 
 

@@ -75,11 +75,16 @@ class TrainingRecipe:
         stop = ("" if self.stop_after_train_exact is None else
                 f", stop after {self.stop_after_train_exact} perfect train eval(s)")
         paths = "" if self.path_repeats == 1 else f", path examples x{self.path_repeats}"
-        epochs = "" if self.min_epochs is None else f" (at least {self.min_epochs:g} epochs)"
         decay = describe_weight_decay(self.weight_decay, self.embedding_weight_decay)
         return (f"lr {self.learning_rate:g}, {decay}, {batch}, "
-                f"{self.lr_scheduler}{warm}, {self.max_steps} steps{epochs}, eval every "
-                f"{self.eval_steps}{stop}{paths}")
+                f"{self.lr_scheduler}{warm}, {describe_steps(self.max_steps, self.min_epochs)}, "
+                f"eval every {self.eval_steps}{stop}{paths}")
+
+
+def describe_steps(max_steps: int, min_epochs: float | None) -> str:
+    """``2400 steps`` or, with an epoch floor, ``2400 steps (at least 300 epochs)``."""
+    floor = "" if min_epochs is None else f" (at least {min_epochs:g} epochs)"
+    return f"{max_steps} steps{floor}"
 
 
 def describe_weight_decay(weight_decay: float, embedding_weight_decay: float | None,

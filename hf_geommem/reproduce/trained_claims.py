@@ -11,7 +11,7 @@ import numpy as np
 
 from ..cards import markdown_table
 from ..metrics import ALPHA, significant
-from ..presets import describe_weight_decay
+from ..presets import describe_steps, describe_weight_decay
 from .claim import (HIGH_ACCURACY, Check, Claim, Results, above_chance, first_run,
                     geometry_cells, nav, pct, seed_verdicts, spread)
 from .execute import USE_RUNS
@@ -33,9 +33,8 @@ def _optimizer_setting(r: dict) -> str:
     resolved TrainConfig fields ``r`` (:func:`~hf_geommem.reproduce.runspec._resolved`)."""
     batch = "full batch" if r["batch_size"] is None else f"batch {r['batch_size']}"
     decay = describe_weight_decay(r["weight_decay"], r.get("embedding_weight_decay"), short=True)
-    floor = "" if r.get("min_epochs") is None else f" (at least {r['min_epochs']:g} epochs)"
     return (f"lr {r['learning_rate']:g}, {decay}, {batch}, {r['lr_scheduler']}, "
-            f"{r['max_steps']} steps{floor}"
+            f"{describe_steps(r['max_steps'], r.get('min_epochs'))}"
             + (f", stop after {r['stop_after_train_exact']} perfect train eval(s)"
                if r["stop_after_train_exact"] else ""))
 

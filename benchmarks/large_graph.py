@@ -81,12 +81,9 @@ def _training(flags: list[str] | None) -> dict | None:
     a flag an old record lacks takes today's recipe value)."""
     from dataclasses import asdict
 
-    from hf_geommem.cli import _train_config, build_parser
+    from hf_geommem.cli.train import train_config_from_flags
 
-    if flags is None:
-        return None
-    args = build_parser().parse_args(["train", "--dataset", "-", "--out", "-", *flags])
-    return asdict(_train_config(args))
+    return None if flags is None else asdict(train_config_from_flags(flags))
 
 
 def merge_run(runs: list[dict], row: dict) -> list[dict]:

@@ -372,8 +372,15 @@ def main() -> None:
     for c in args.cells.replace("),", ");").split(";"):
         d, length = c.strip().removeprefix("G(").removesuffix(")").split(",")
         cells.append((int(d), int(length)))
+    from hf_geommem.cli.train import train_config_from_flags
+
+    try:  # bad flags stop here, before any graph is built
+        train_args = shlex.split(args.train_args)
+        train_config_from_flags(train_args)
+    except ValueError as e:
+        raise SystemExit(f"--train-args {args.train_args!r}: {e}") from None
     run_grid(Path(args.out), families, cells, [int(s) for s in args.seeds.split(",")],
-             shlex.split(args.train_args))
+             train_args)
 
 
 if __name__ == "__main__":

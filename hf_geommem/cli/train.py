@@ -69,6 +69,16 @@ def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def train_config_from_flags(flags: list[str]):
+    """The :class:`TrainConfig` that ``hf-geommem train`` builds from its optimizer and model
+    ``flags`` (no ``--dataset`` / ``--out``): to check flags before a long job, or to compare
+    two runs' recorded flags by what they train. Bad flags exit as ``train`` would."""
+    from . import build_parser
+
+    return train_config(build_parser().parse_args(["train", "--dataset", "-", "--out", "-",
+                                                   *flags]))
+
+
 def train_config(args: argparse.Namespace):
     """The :class:`TrainConfig` of ``train``'s flags."""
     from ..training import TrainConfig

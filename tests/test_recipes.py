@@ -8,7 +8,7 @@ import pytest
 import hf_geommem as H
 from hf_geommem.cli import build_parser, main
 from hf_geommem.cli import _train_config
-from hf_geommem.presets import PRESETS, RECIPE_FIELDS, RECIPES, recipe_for
+from hf_geommem.presets import PRESETS, RECIPE_FIELDS, RECIPES, describe_weight_decay, recipe_for
 from hf_geommem.training import TrainConfig, train
 
 
@@ -81,7 +81,9 @@ def test_recipe_in_run_file_card_and_start_line(tmp_path, capsys):
     card = (tmp_path / "run" / "README.md").read_text()
     assert ("the `llama` family recipe, overridden: `max_steps` = 3, `min_epochs` = None, "
             "`eval_steps` = 3") in card
-    assert f"weight decay {recipe_for('llama-tiny').weight_decay:g}" in card
+    recipe = recipe_for("llama-tiny")
+    assert run["config"]["embedding_weight_decay"] == recipe.embedding_weight_decay
+    assert describe_weight_decay(recipe.weight_decay, recipe.embedding_weight_decay) in card
 
 
 def test_models_command_lists_recipes(capsys):

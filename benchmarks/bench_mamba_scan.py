@@ -7,7 +7,8 @@ One training step (forward, loss, backward) of a freshly built model on random t
 length, timed with both scans (CPU time of this process and wall time; the first step of each is
 warm-up and not counted; the two scans alternate, so a busy machine slows both alike). Prints
 seconds per step, the speed-up, whether the losses are equal bit for bit, and the largest
-gradient difference relative to the largest gradient entry of that parameter. Path
+gradient difference relative to the largest gradient entry of that parameter; then the same
+for an evaluation forward without autograd (logits compared bit for bit). Path
 examples are about 10 tokens (leaf, pauses, path); edge examples 3. Not a timed test: it prints
 what it measured.
 """
@@ -60,6 +61,18 @@ def main() -> None:
                 step()
                 seconds[name][0].append(time.perf_counter() - w)
                 seconds[name][1].append(time.process_time() - c)
+        # evaluation: a forward without autograd (model.eval, no_grad), as in evaluate_paths
+        logits, eval_cpu = {}, {name: [] for name in scans}
+        model.eval()
+        with torch.no_grad():
+            for rep in range(args.steps + 1):
+                for name, fn in scans.items():
+                    modeling_mamba.mamba_selective_scan = fn
+                    c = time.process_time()
+                    logits[name] = model(input_ids=x).logits
+                    if rep:  # the first is warm-up
+                        eval_cpu[name].append(time.process_time() - c)
+        model.train()
         modeling_mamba.mamba_selective_scan = ours
         (la, ga), (lb, gb) = results.values()
         same = torch.equal(la, lb)
@@ -71,6 +84,11 @@ def main() -> None:
             f"{name} {cpu[name]:.3f} s CPU ({wall[name]:.3f} s wall) per step" for name in scans)
             + f"; speed-up {cpu['transformers'] / cpu['hf_geommem']:.2f}x CPU; loss equal bit "
             f"for bit: {same}; largest relative gradient difference {rel:.1e}")
+        ev = {name: sum(v) / len(v) for name, v in eval_cpu.items()}
+        print(f"length {length}, evaluation forward: " + "; ".join(
+            f"{name} {ev[name]:.3f} s CPU" for name in scans)
+            + f"; speed-up {ev['transformers'] / ev['hf_geommem']:.2f}x; logits equal bit for "
+            f"bit: {torch.equal(*logits.values())}")
 
 
 if __name__ == "__main__":

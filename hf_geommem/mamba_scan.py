@@ -7,18 +7,19 @@ gradient as large as the whole ``(batch, channels, seq_len, state)`` tensor (O(s
 memory traffic per backward pass), and every broadcast product of the loop is recorded, so
 its backward materializes and reduces several more full-size tensors.
 
-:func:`selective_scan` computes the same forward values, bit for bit (the same operations in
-the same order, in a time-major layout). When a gradient is needed for float32/float64 tensors
-it runs the recurrence in :class:`_ScanCore`, whose hand-written backward (the adjoint
-recurrence dL/dh_l = C_l dy_l + exp(dt_{l+1} A) dL/dh_{l+1}, then batched matrix products for
-the reductions) touches each full-size tensor a few times; its gradients equal the reference's
-to float rounding (checked by ``torch.autograd.gradcheck`` and against transformers in the
-tests). A mamba-small training step (batch 256) is 1.8x (3 tokens) to 2.7x (10 tokens) faster
-than with transformers' loop (``benchmarks/bench_mamba_scan.py``). In float64 the reference
-rounds B and x to float32; this path keeps float64.
-Other dtypes keep the reference loop, with :class:`_TimeSteps` removing its quadratic backward
-(bit for bit). :func:`use_fast_cpu_scan` puts it in front of transformers' function for CPU
-tensors; tensors on an accelerator still go to transformers (and its kernels).
+:func:`selective_scan` computes the same forward values, bit for bit (the same operations in the
+same order, in a time-major layout). For float32 tensors (evaluation included) and float64
+tensors that need a gradient it runs the recurrence in :class:`_ScanCore`, whose hand-written
+backward (the adjoint recurrence dL/dh_l = C_l dy_l + exp(dt_{l+1} A) dL/dh_{l+1}, then batched
+matrix products for the reductions) touches each full-size tensor a few times; its gradients
+equal the reference's to float rounding (checked by ``torch.autograd.gradcheck`` and against
+transformers in the tests). A mamba-small training step (batch 256) is 1.8x (3 tokens) to 2.7x
+(10 tokens) faster than with transformers' loop (``benchmarks/bench_mamba_scan.py``). In float64
+the reference rounds B and x to float32; this path keeps float64 (without a gradient, float64
+keeps the reference's rounding). Other dtypes keep the reference loop, with :class:`_TimeSteps`
+removing its quadratic backward (bit for bit). :func:`use_fast_cpu_scan` puts it in front of
+transformers' function for CPU tensors; tensors on an accelerator still go to transformers (and
+its kernels).
 """
 
 from __future__ import annotations
@@ -144,10 +145,14 @@ def selective_scan(
         dt = dt + delta_bias.to(dt.dtype)[..., None]
     if delta_softplus:
         dt = F.softplus(dt)
-    fused = (torch.is_grad_enabled()
-             and any(t.requires_grad for t in (hidden_states, dt, A, B, C))
-             and all(t.dtype in (torch.float32, torch.float64) and t.dtype == input_dtype
-                     for t in (dt, A, B, C)))
+    # float32 is fused with or without autograd (the same values; an evaluation forward of
+    # mamba-small is ~1.3x faster: benchmarks/bench_mamba_scan.py); float64 only when
+    # training, since without a gradient the reference's float32 rounding of B and x is kept
+    same = all(t.dtype == input_dtype for t in (dt, A, B, C))
+    training = (torch.is_grad_enabled()
+                and any(t.requires_grad for t in (hidden_states, dt, A, B, C)))
+    fused = same and (input_dtype == torch.float32
+                      or (training and input_dtype == torch.float64))
     if fused:
         y, state = _ScanCore.apply(dt, A, B, C, hidden_states)
     else:

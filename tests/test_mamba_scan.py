@@ -3,8 +3,10 @@ rounding (the fused backward), and bit for bit in the reference loop it keeps fo
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers.models.mamba import modeling_mamba
 
+from hf_geommem.mamba_scan import _reference_loop as _loop
 from hf_geommem.mamba_scan import _ScanCore, selective_scan, use_fast_cpu_scan
 from hf_geommem.modeling import build_model
 
@@ -68,6 +70,27 @@ def test_without_grad_and_without_optional_terms():
         ours = selective_scan(t["x"], t["dt"], t["A"], t["B"], t["C"])
         theirs = _reference()(t["x"], t["dt"], t["A"], t["B"], t["C"])
     assert ours.shape == (3, 5, 7) and torch.equal(ours, theirs)
+
+
+def test_evaluation_runs_the_fused_scan_with_the_same_values(monkeypatch):
+    """float32 without autograd (evaluation) goes through the fused recurrence too, with the
+    loop's values to the bit at an evaluation batch's size; float64 without a gradient keeps
+    the loop (the reference rounds B and x to float32 there)."""
+    import hf_geommem.mamba_scan as scan
+
+    calls = []
+    monkeypatch.setattr(scan, "_reference_loop",
+                        lambda *a: calls.append(a[0].dtype) or _loop(*a))
+    g = torch.Generator().manual_seed(1)
+    x, dt, B, C = (torch.randn(64, 32, 9, generator=g) for _ in range(4))
+    B, C = B[:, :8], C[:, :8]
+    A = -torch.rand(32, 8, generator=g) - 0.1
+    with torch.no_grad():
+        y = selective_scan(x, dt, A, B, C, delta_softplus=True)
+        assert calls == []
+        assert torch.equal(y, _loop(x, F.softplus(dt), A, B, C)[0])
+        selective_scan(*(t.double() for t in (x, dt, A, B, C)))
+    assert calls == [torch.float64]
 
 
 def test_mamba_models_use_it_and_train_the_same():

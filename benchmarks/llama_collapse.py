@@ -92,17 +92,19 @@ def run(out: Path, degree: int, seed: int, steps: int, every: int, n_null: int) 
     settings[f"family recipe ({recipe.describe()})"] = {}
     result = {"degree": degree, "seed": seed, "settings": {}}
     for name, fields in settings.items():
-        n = fields.get("max_steps", steps if fields else recipe.max_steps)
         ev = every if fields else recipe.eval_steps
-        # min_epochs=None: the step counts the documented runs used
-        cfg = TrainConfig(model="llama-small", seed=seed, max_steps=n, eval_steps=ev,
-                          save_steps=ev, **{"min_epochs": None, **fields})
+        # the collapsing setting runs exactly ``steps``; the recipe keeps its steps and epoch
+        # floor (a max_steps passed would drop the floor)
+        cfg = TrainConfig(model="llama-small", seed=seed, eval_steps=ev, save_steps=ev,
+                          **({"max_steps": steps, "min_epochs": None, **fields} if fields
+                             else {}))
         run_dir = out / ("collapse" if fields else "recipe")
         if not (run_dir / "trainer_state.json").is_file():  # a finished run is reused
             train(task, run_dir, cfg, overwrite=True, progress=False)
         print(f"== {name}")
         result["settings"][name] = {"config": {k: getattr(cfg, k) for k in (
-            "learning_rate", "weight_decay", "batch_size", "lr_scheduler", "max_steps")},
+            "learning_rate", "weight_decay", "embedding_weight_decay", "batch_size", "lr_scheduler",
+            "max_steps", "min_epochs")},
             "rows": measure(run_dir, task, n_null, seed)}
     path = out / "collapse.json"
     path.write_text(json.dumps(result, indent=1))

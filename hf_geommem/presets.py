@@ -133,11 +133,8 @@ RECIPES: dict[str, TrainingRecipe] = {
     "gpt2": _minibatch_cosine("gpt2", weight_decay=3.0, min_epochs=300),
     # Llama: decay 3 on the embeddings alone lifts v1 of long arms (G(600,6): 79.3%, all
     # weights at 3: 30.0%) but costs the leaf at length 5 (G(300,5) seed 100: 80.0% vs 97.3%
-    # with 1 everywhere); 3 on the embeddings and 0.3 elsewhere (Mamba's split) with GPT-2's
-    # 300-epoch floor keeps both: G(600,6) s103 96.7%, G(300,5) s100 98.7%, G(600,5) s101 and
-    # G(1200,5) s102 100% (docs/recipes.md); 1 everywhere at 300 epochs ends at 44.0% on G(600,6)
-    "llama": _minibatch_cosine("llama", embedding_weight_decay=3.0, weight_decay=0.3,
-                               min_epochs=300),
+    # with 1 everywhere), so Llama keeps 1 everywhere
+    "llama": _minibatch_cosine("llama"),
     # Mamba: decay on the token embeddings makes v1 generalize (G(300,5) seed 100: 68.0% with
     # 1 everywhere); 3 there and 1 elsewhere then lost v3 late on the "done when" G(800,5)
     # (docs/robustness_mamba_emb3.md), so the other weights get 0.3: G(300,5) s100 94.7%,

@@ -329,9 +329,10 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
              "layer, which gives the same loss to float tolerance; 6f11b85 and 235ac70 train "
              "the same runs: between them only the memory plan before the first step and the "
              "reproduction presets changed, and a 256-example batch on these graphs needs no "
-             "split; ddd9566 is c8287ba with the Llama recipe of 402aacd, committed in the "
-             "frozen checkout so that the grid tested that recipe before it landed: it trains "
-             "the runs 402aacd trains). The done-when runs: "
+             "split; ddd9566, not on main, is c8287ba with a candidate Llama recipe as "
+             "`RECIPES['llama']` (3 on the token embeddings, 0.3 on the other weights, at least "
+             "300 epochs), committed in a frozen checkout so that the grid ran the candidate "
+             "as a default, with no flags). The done-when runs: "
              + ", ".join(sorted({r.get("code", "?") for r in done_rows})) + ".", "",
              "Environment: " + "; ".join(sorted(envs)) + ". Wall times are of the train "
              "command (evaluation included); other jobs shared the 2-core machine during "

@@ -8,7 +8,8 @@ row per run); ``recipes_partial.json``: runs stopped before their last step (to 
 with their curves; ``robustness_mamba_emb3.json`` / ``robustness_mamba_wd1.json``: Mamba's
 test-grid runs under two earlier recipes, ``robustness_gpt2_e150.json`` GPT-2's under its
 150-epoch one, ``robustness_llama_candidate.json`` Llama's under a candidate recipe,
-``robustness.json`` today's. Every number in the page comes from these files or from
+``robustness.json`` today's; ``large_graph_wd001.json`` the G(5000,5) run under weight decay
+0.01. Every number in the page comes from these files or from
 ``hf_geommem.presets.RECIPES``.
 """
 
@@ -191,8 +192,10 @@ FINDINGS = """## What the runs show
   once 2,400 steps are fewer than 150 epochs.
 - **The paper's G(5000,5) (`--preset cpu-large`, batches of 4,096, lr 1e-3, cosine, 960
   steps): weight decay 1 makes the last hop generalize.** With weight decay 0.01 the held-out
-  leaf plateaued near 88% (seed 7, `docs/large_graph.md` before this change: every miss repeats
-  v3). With weight decay 1 on tuning seed 100 (`T_G_large_wd1_g5000_s100`, stopped at step 700
+  leaf of seed 7 stayed at {wd001_leaf_span} over its last {wd001_evals} evaluations (steps
+  {wd001_steps}; `docs/large_graph_wd001.json`, the row `docs/large_graph.json` had before this
+  change; issue 15 counts 170 of its 171 misses repeating v3). With weight decay 1 on tuning
+  seed 100 (`T_G_large_wd1_g5000_s100`, stopped at step 700
   to free the core for the untouched seeds) the leaf was at {large_leaf_prev} at step
   {large_step_prev} and {large_leaf_last} at {large_step_last}, held-out exact {large_exact_last}.
   The preset's seeds are reported in `docs/large_graph.md`.
@@ -224,7 +227,7 @@ def _span(values: list[float]) -> str:
     return pct(lo) if lo == hi else f"{pct(lo)}-{pct(hi)}"
 
 
-def curve_facts(rows: list[dict], partial: dict) -> dict[str, str]:
+def curve_facts(rows: list[dict], partial: dict, large_wd001: dict) -> dict[str, str]:
     """The findings' numbers that sit inside tuning curves (not at a run's end)."""
     by_run = {r["run"]: r for r in rows}
     facts: dict[str, str] = {}
@@ -236,6 +239,10 @@ def curve_facts(rows: list[dict], partial: dict) -> dict[str, str]:
                  M_wd3_low_v3=pct(low[3][3]), M_wd3_low_step=f"{low[0]:,}")
     final = by_run["T_G_emb3_wd0_g600x6_s103"]["curve"][-1][3]
     facts.update(G_emb3_wd0_v1=pct(final[1]), G_emb3_wd0_v2=pct(final[2]))
+    (wd001,) = large_wd001["runs"]
+    tail = wd001["curve"][-5:]
+    facts.update(wd001_leaf_span=_span([c["per_position"][-1] for c in tail]),
+                 wd001_evals=str(len(tail)), wd001_steps=f"{tail[0]['step']}-{tail[-1]['step']}")
     prev, last = partial["T_G_large_wd1_g5000_s100"]["curve"][-2:]
     facts.update(large_step_prev=str(prev["step"]), large_leaf_prev=pct(prev["per_position"][-1]),
                  large_step_last=str(last["step"]), large_leaf_last=pct(last["per_position"][-1]),
@@ -303,6 +310,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tuning", default=str(ROOT / "docs/recipes_tuning.jsonl"))
     p.add_argument("--partial", default=str(ROOT / "docs/recipes_partial.json"))
+    p.add_argument("--large-wd001", default=str(ROOT / "docs/large_graph_wd001.json"))
     p.add_argument("--mamba-split", default=str(ROOT / "docs/robustness_mamba_emb3.json"))
     p.add_argument("--mamba-wd1", default=str(ROOT / "docs/robustness_mamba_wd1.json"))
     p.add_argument("--grid", default=str(ROOT / "docs/robustness.json"))
@@ -320,7 +328,8 @@ def main() -> None:
             if line.strip()]
     partial = json.loads(Path(args.partial).read_text())
     facts = _FinalExact(rows)
-    facts.update(curve_facts(rows, partial))
+    facts.update(curve_facts(rows, partial,
+                             json.loads(Path(args.large_wd001).read_text())))
     facts.update(mamba_split_facts(json.loads(Path(args.mamba_split).read_text()),
                                    json.loads(Path(args.mamba_wd1).read_text())))
     facts.update(grid_facts(*(json.loads(Path(f).read_text())

@@ -80,8 +80,9 @@ FINDINGS = """## What the runs show
   (`T_G_lr1e3_e300_g600x6_s103`).
 - **Weight decay 3 for GPT-2.** The lever that fixed the last hop at G(5000,5) (below) also
   moves v1 of the longer arms: with weight decay 3 and the recipe otherwise, GPT-2 ends at
-  {T_G_wd3_g600x6_s103} on G(600,6) (`T_G_wd3_g600x6_s103`, against {T_G_g600x6_s103}), every
-  hop at 91%; held-out accuracy rises later than under weight decay 1 but then passes it. On
+  {T_G_wd3_g600x6_s103} on G(600,6) (`T_G_wd3_g600x6_s103`, against {T_G_g600x6_s103}), the
+  hops after the root at {T_G_wd3_g600x6_s103_hops}; held-out accuracy rises later than under
+  weight decay 1 but then passes it. On
   the length-5 tuning graph G(600,5) seed 101 it ends at {T_G_wd3_g600_s101}
   (`T_G_wd3_g600_s101`, against {T_G_mb256_g600_s101} with weight decay 1). GPT-2's recipe
   therefore uses weight decay 3. Llama with weight decay 3 on G(600,6) ends at
@@ -104,10 +105,12 @@ FINDINGS = """## What the runs show
 - **Weight decay on the token embeddings is what makes v1 generalize; on the other weights it
   decides the later hops, differently per family** (`embedding_weight_decay`, a recipe field:
   the token embeddings' own decay, the rest at `weight_decay`). Mamba on G(300,5) seed 100:
-  decay 3 on every weight but the embeddings leaves held-out v1 at 7% (exact path
+  decay 3 on every weight but the embeddings leaves held-out v1 at
+  {T_M_emb0_wd3_g300_s100_greedy_v1} (exact path
   {T_M_emb0_wd3_g300_s100}, `T_M_emb0_wd3_g300_s100`); decay 3 on the embeddings alone ends at
   {T_M_emb3_wd0_g300_s100} (`T_M_emb3_wd0_g300_s100`, no v3 collapse), 10 on the embeddings
-  alone at {T_M_emb10_wd0_g300_s100} (v1 97%, but the held-out leaf 77%:
+  alone at {T_M_emb10_wd0_g300_s100} (v1 {T_M_emb10_wd0_g300_s100_greedy_v1}, but the held-out
+  leaf {T_M_emb10_wd0_g300_s100_leaf}:
   `T_M_emb10_wd0_g300_s100`), and 3 on the embeddings with 1 on the rest at
   {T_M_emb3_wd1_g300_s100} (`T_M_emb3_wd1_g300_s100`, against {T_M_g300_s100} for 1
   everywhere). On G(600,5) seed 101 the split ends at {T_M_emb3_wd1_g600_s101}
@@ -211,12 +214,19 @@ FINDINGS = """## What the runs show
 
 class _FinalExact(dict):
     """run name -> its final held-out exact path, "(not in the tuning file)" if absent; run
-    name + ``_v1`` -> its final held-out v1 (teacher-forced) where the row has it."""
+    name + ``_v1`` -> its final held-out v1 (teacher-forced) where the row has it; run name +
+    ``_greedy_v1`` / ``_leaf`` / ``_hops`` -> its last evaluation's greedy v1, leaf, and span
+    over the hops after the root."""
 
     def __init__(self, rows: list[dict]):
         super().__init__({r["run"]: f"{100 * r['final_exact']:.1f}%" for r in rows})
         self.update({f"{r['run']}_v1": f"{100 * r['final_first_token']:.1f}%" for r in rows
                      if r.get("final_first_token") is not None})
+        for r in rows:
+            if r.get("curve"):  # [step, exact, train_exact, per position]
+                per = r["curve"][-1][3]
+                self.update({f"{r['run']}_greedy_v1": pct(per[1]), f"{r['run']}_leaf":
+                             pct(per[-1]), f"{r['run']}_hops": _span(per[1:])})
 
     def __missing__(self, key: str) -> str:
         return f"(run {key} not in the tuning file)"

@@ -128,8 +128,12 @@ FINDINGS = """## What the runs show
   {T_M_emb3_wd03_g600_s101} (`T_M_emb3_wd03_g600_s101`), G(1200,5) seed 102
   {T_M_emb3_wd03_g1200_s102} (`T_M_emb3_wd03_g1200_s102`); the long-arm G(600,6) seed 103 stays
   low at {T_M_emb3_wd03_g600x6_s103} (`T_M_emb3_wd03_g600x6_s103`, v1 the failing token, the
-  later hops right when v1 is given). Its test-grid and "done when" runs are in
-  `docs/robustness.md`. (Said plainly: lowering the other weights' decay was prompted by the
+  later hops right when v1 is given). Twice the epochs (GPT-2's floor of 300) lift it to
+  {T_M_e300_g600x6_s103} (`T_M_e300_g600x6_s103`, held-out v1 {T_M_e300_g600x6_s103_v1}),
+  still short of 90% and at twice the steps: a G(1000,5) run, today {mamba_1000_steps} steps
+  and {mamba_1000_cpu} of CPU time on the test grid, would double past the 15-min budget of
+  issue 15, so Mamba keeps 150. Its test-grid and "done when" runs
+  are in `docs/robustness.md`. (Said plainly: lowering the other weights' decay was prompted by the
   v3 loss seen on the "done when" graph; the value was not chosen on it.) Llama: the
   embeddings alone at 3
   lift G(600,6) to {T_L_emb3_wd0_g600x6_s103} (`T_L_emb3_wd0_g600x6_s103`; every weight at 3:
@@ -284,6 +288,9 @@ def grid_facts(grid: dict, gpt2_e150: dict, llama_candidate: dict) -> dict[str, 
                        ("llama", runs["llama"]), ("cand", llama_candidate["runs"])):
         facts[f"{name}_passing"] = str(sum(r["final_exact"] >= 0.9 for r in rows))
         facts[f"{name}_cells"] = str(len(rows))
+    mamba = [r for r in grid["runs"] if r["family"] == "mamba" and r["degree"] == 1000]
+    facts["mamba_1000_steps"] = " / ".join(sorted({f"{r['steps']:,}" for r in mamba}))
+    facts["mamba_1000_cpu"] = " / ".join(f"{r['cpu_seconds'] / 60:.1f} min" for r in mamba)
     (done,) = [r for r in llama_candidate["done_when"] if r["model"] == "llama-small"]
     facts["cand_done"] = pct(done["final_exact"])
     today = {(r["degree"], r["length"], r["seed"]): r for r in runs["llama"]}

@@ -1,11 +1,12 @@
-"""Mamba's selective scan on CPU: ``hf_geommem.mamba_scan`` against transformers' reference loop.
+"""Mamba on CPU: ``hf_geommem.mamba_scan`` (selective scan and causal convolution) against
+transformers' reference loop and oneDNN convolution.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_mamba_scan.py [--model mamba-small] [--batch 256] \
         [--lengths 3 10] [--steps 5]
 
 One training step (forward, loss, backward) of a freshly built model on random token ids of each
-length, timed with both scans (CPU time of this process and wall time; the first step of each is
-warm-up and not counted; the two scans alternate, so a busy machine slows both alike). Prints
+length, timed with both (CPU time of this process and wall time; the first step of each is
+warm-up and not counted; the two alternate, so a busy machine slows both alike). Prints
 seconds per step, the speed-up, whether the losses are equal bit for bit, and the largest
 gradient difference relative to the largest gradient entry of that parameter; then the same
 for an evaluation forward without autograd (logits compared bit for bit). Path
@@ -36,8 +37,14 @@ def main() -> None:
 
     model = build_model(args.model, vocab_size=args.vocab)
     model.train()
-    ours = modeling_mamba.mamba_selective_scan
-    scans = {"hf_geommem": ours, "transformers": ours.transformers_scan}
+    ours, ours_conv = modeling_mamba.mamba_selective_scan, modeling_mamba.causal_conv1d_fn
+    # (scan, causal convolution) of each side
+    scans = {"hf_geommem": (ours, ours_conv),
+             "transformers": (ours.transformers_scan, ours_conv.transformers_conv)}
+
+    def use(pair: tuple) -> None:
+        modeling_mamba.mamba_selective_scan, modeling_mamba.causal_conv1d_fn = pair
+
     print(f"{args.model}, batch {args.batch}, torch threads {torch.get_num_threads()}")
     for length in args.lengths:
         x = torch.randint(10, args.vocab - 1, (args.batch, length),
@@ -52,11 +59,11 @@ def main() -> None:
             return loss.detach(), grads
 
         for name, fn in scans.items():  # warm-up, and the values compared
-            modeling_mamba.mamba_selective_scan = fn
+            use(fn)
             results[name] = step()
         for _ in range(args.steps):
             for name, fn in scans.items():
-                modeling_mamba.mamba_selective_scan = fn
+                use(fn)
                 w, c = time.perf_counter(), time.process_time()
                 step()
                 seconds[name][0].append(time.perf_counter() - w)
@@ -67,13 +74,13 @@ def main() -> None:
         with torch.no_grad():
             for rep in range(args.steps + 1):
                 for name, fn in scans.items():
-                    modeling_mamba.mamba_selective_scan = fn
+                    use(fn)
                     c = time.process_time()
                     logits[name] = model(input_ids=x).logits
                     if rep:  # the first is warm-up
                         eval_cpu[name].append(time.process_time() - c)
         model.train()
-        modeling_mamba.mamba_selective_scan = ours
+        use(scans["hf_geommem"])
         (la, ga), (lb, gb) = results.values()
         same = torch.equal(la, lb)
         rel = max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))

@@ -13,13 +13,20 @@ tensors that need a gradient it runs the recurrence in :class:`_ScanCore`, whose
 backward (the adjoint recurrence dL/dh_l = C_l dy_l + exp(dt_{l+1} A) dL/dh_{l+1}, then batched
 matrix products for the reductions) touches each full-size tensor a few times; its gradients
 equal the reference's to float rounding (checked by ``torch.autograd.gradcheck`` and against
-transformers in the tests). A mamba-small training step (batch 256) is 1.8x (3 tokens) to 2.7x
-(10 tokens) faster than with transformers' loop (``benchmarks/bench_mamba_scan.py``). In float64
+transformers in the tests). With the convolution's backward below, a mamba-small training step
+(batch 256) is 2.1x (3 tokens) to 3.0x (10 tokens) faster than with transformers' loop and
+convolution (``benchmarks/bench_mamba_scan.py``). In float64
 the reference rounds B and x to float32; this path keeps float64 (without a gradient, float64
 keeps the reference's rounding). Other dtypes keep the reference loop, with :class:`_TimeSteps`
 removing its quadratic backward (bit for bit). :func:`use_fast_cpu_scan` puts it in front of
 transformers' function for CPU tensors; tensors on an accelerator still go to transformers (and
 its kernels).
+
+The depthwise causal convolution before the scan keeps transformers' forward (the same
+``F.conv1d`` call, so the same values to the bit) with a hand-written backward
+(:class:`_CausalConvCore`): oneDNN's backward of a depthwise convolution is ~3-4x slower here
+than the K shifted products it amounts to at Mamba's shapes (kernel 4, a few to a dozen
+positions); its gradients equal oneDNN's to float rounding.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["selective_scan", "use_fast_cpu_scan"]
+__all__ = ["causal_conv1d", "selective_scan", "use_fast_cpu_scan"]
 
 
 class _TimeSteps(torch.autograd.Function):
@@ -108,6 +115,56 @@ class _ScanCore(torch.autograd.Function):
                 back(grad_x, channels))
 
 
+class _CausalConvCore(torch.autograd.Function):
+    """out[b, c, t] = bias[c] + sum_k weight[c, k] x[b, c, t + k - (K - 1)] (zeros before t=0).
+
+    ``x``: ``(batch, channels, L)``; ``weight``: ``(channels, K)``; ``bias``: ``(channels,)`` or
+    ``None``. The forward is transformers' ``F.conv1d`` call (padding K - 1 on both sides, the
+    first L outputs kept); the backward is K shifted products per input."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor,
+                bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        kernel, length = weight.shape[1], x.shape[-1]
+        return F.conv1d(x, weight.unsqueeze(1), bias, padding=kernel - 1,
+                        groups=x.shape[1])[:, :, :length]
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        kernel, length = weight.shape[1], x.shape[-1]
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:  # x[s] reaches out[s + K - 1 - k] through weight[:, k]
+            padded = F.pad(grad_out, (0, kernel - 1))
+            grad_x = grad_out * weight[:, kernel - 1, None]
+            for k in range(kernel - 1):
+                grad_x.addcmul_(weight[:, k, None], padded[:, :, kernel - 1 - k:][..., :length])
+        if ctx.needs_input_grad[1]:
+            padded = F.pad(x, (kernel - 1, 0))
+            grad_w = torch.stack([(grad_out * padded[:, :, k:k + length]).sum((0, 2))
+                                  for k in range(kernel)], 1)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_out.sum((0, 2))
+        return grad_x, grad_w, grad_b
+
+
+def causal_conv1d(hidden_states: torch.Tensor, weight: torch.Tensor,
+                  bias: torch.Tensor | None = None,
+                  activation: str | None = None) -> torch.Tensor:
+    """transformers' ``causal_conv1d_fn`` (Mamba's depthwise causal convolution, then the
+    activation): ``hidden_states`` ``(batch, channels, L)``, ``weight`` ``(channels, K)``,
+    ``bias`` ``(channels,)``; returns ``(batch, channels, L)``, the same values to the bit,
+    with :class:`_CausalConvCore`'s backward."""
+    from transformers.activations import ACT2FN
+
+    out = _CausalConvCore.apply(hidden_states.to(weight.dtype), weight, bias)
+    if activation is not None:
+        out = ACT2FN[activation](out)
+    return out.to(hidden_states.dtype)
+
+
 def _steps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, ...]:
     return _TimeSteps.apply(x, dim) if torch.is_grad_enabled() and x.requires_grad \
         else x.unbind(dim)
@@ -183,14 +240,16 @@ def _reference_loop(hidden_states: torch.Tensor, dt: torch.Tensor, A: torch.Tens
 
 
 def use_fast_cpu_scan() -> None:
-    """Route transformers' Mamba scan through :func:`selective_scan` for CPU tensors (idempotent;
-    called by :func:`hf_geommem.modeling.build_model` and ``load_causal_lm`` for Mamba models).
+    """Route transformers' Mamba scan and causal convolution through :func:`selective_scan` and
+    :func:`causal_conv1d` for CPU tensors (idempotent; called by
+    :func:`hf_geommem.modeling.build_model` and ``load_causal_lm`` for Mamba models).
 
-    Only the full-sequence scan changes: generation's one-token state update and every
-    accelerator tensor keep transformers' code. Forward values (losses, evaluations,
-    generations) are the same to the bit; training gradients are the same to float rounding,
-    so a Mamba training run is deterministic on one machine but not bit-identical to one trained
-    with transformers' loop (or with this module before its fused backward)."""
+    Only the full-sequence scan and convolution change (:func:`selective_scan`,
+    :func:`causal_conv1d`): generation's one-token updates and every accelerator tensor keep
+    transformers' code. Forward values (losses, evaluations, generations) are the same to the
+    bit; training gradients are the same to float rounding, so a Mamba training run is
+    deterministic on one machine but not bit-identical to one trained with transformers' code
+    (or with this module before its fused backward, or before its convolution backward)."""
     from transformers.models.mamba import modeling_mamba
 
     original = modeling_mamba.mamba_selective_scan
@@ -216,3 +275,14 @@ def use_fast_cpu_scan() -> None:
     scan.geommem_fast_cpu_scan = True  # type: ignore[attr-defined]
     scan.transformers_scan = original  # type: ignore[attr-defined]
     modeling_mamba.mamba_selective_scan = scan
+
+    original_conv = modeling_mamba.causal_conv1d_fn
+
+    def conv(hidden_states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+             activation: str | None = None, **kwargs: Any) -> Any:
+        if hidden_states.device.type != "cpu":  # accelerators keep transformers' (kernels)
+            return original_conv(hidden_states, weight, bias, activation=activation, **kwargs)
+        return causal_conv1d(hidden_states, weight, bias, activation=activation)
+
+    conv.transformers_conv = original_conv  # type: ignore[attr-defined]
+    modeling_mamba.causal_conv1d_fn = conv

@@ -118,3 +118,36 @@ def test_mamba_models_use_it_and_train_the_same():
     assert len(results[0][1]) == len(results[1][1]) > 0
     for a, b in zip(results[0][1], results[1][1]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max()))
+
+
+@pytest.mark.parametrize("length", [1, 3, 10])
+def test_causal_conv_matches_transformers(length):
+    """Mamba's depthwise causal convolution: transformers' values to the bit (the same
+    ``F.conv1d`` call), its gradients (oneDNN's backward) to float rounding, also for an input
+    shorter than the kernel."""
+    use_fast_cpu_scan()
+    ours = modeling_mamba.causal_conv1d_fn
+    assert ours.transformers_conv is not ours
+    g = torch.Generator().manual_seed(length)
+    inputs = [torch.randn(6, 8, length, generator=g), torch.randn(8, 4, generator=g),
+              torch.randn(8, generator=g)]
+    weights = torch.randn(6, 8, length, generator=g)
+    results = []
+    for fn in (ours, ours.transformers_conv):
+        leaves = [t.clone().requires_grad_() for t in inputs]
+        out = fn(*leaves, activation="silu")
+        (out * weights).sum().backward()
+        results.append((out.detach(), [t.grad for t in leaves]))
+    assert torch.equal(results[0][0], results[1][0])
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max()))
+
+
+def test_causal_conv_backward_is_the_exact_gradient():
+    from hf_geommem.mamba_scan import _CausalConvCore
+
+    g = torch.Generator().manual_seed(0)
+    x, w, b = (torch.randn(*s, generator=g, dtype=torch.float64).requires_grad_()
+               for s in ((2, 3, 5), (3, 4), (3,)))
+    assert torch.autograd.gradcheck(_CausalConvCore.apply, (x, w, b))
+    assert torch.autograd.gradcheck(lambda x, w: _CausalConvCore.apply(x, w, None), (x, w))

@@ -46,6 +46,20 @@ def test_preset_configs():
     assert (tiny.num_hidden_layers, tiny.hidden_size, tiny.num_attention_heads) == (1, 32, 1)
 
 
+def test_gpt2_presets_use_the_fused_tanh_gelu():
+    """The gpt2 presets' activation is GPT-2's tanh GELU as one fused op: the same function as
+    transformers' eager ``gelu_new`` to float rounding, so only the speed differs."""
+    from transformers.activations import ACT2FN
+
+    m = build_model("gpt2-tiny", 40, 16, seed=2)
+    assert m.config.activation_function == "gelu_pytorch_tanh"
+    mlp = m.transformer.h[0].mlp
+    x = torch.randn(3, 5, 32, generator=torch.Generator().manual_seed(0)) * 3
+    fused = mlp(x)
+    mlp.act = ACT2FN["gelu_new"]
+    torch.testing.assert_close(fused, mlp(x), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("preset", ["gpt2-tiny", "llama-tiny", "mamba-tiny", "linear-tiny"])
 def test_presets_run_and_switches(preset, tmp_path):
     m = build_model(preset, 40, 16, freeze_embeddings=True, embedding_init_std=1.0)

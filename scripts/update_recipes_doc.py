@@ -191,6 +191,18 @@ FINDINGS = """## What the runs show
   today's recipe, and its "done when" run ends at {cand_done}; but it fails where today's
   recipe passes: {cand_lost}. The rule set before the grid ran was to adopt it only if every
   passing cell still passed, so today's recipe stays.
+- **A small tuning graph shows the candidate's failure, and no Llama split passes both ends.**
+  G(150,5) seed 104 joins the tuning set (smaller than any test graph; the larger tuning graphs
+  had not shown the leaf failure): today's Llama recipe ends at {T_L_g150_s104}
+  (`T_L_g150_s104`), the candidate at {T_L_e300_emb3_wd03_g150_s104} with the held-out leaf at
+  {T_L_e300_emb3_wd03_g150_s104_leaf} (`T_L_e300_emb3_wd03_g150_s104`), as on the test grid's
+  G(200,5). More decay on the other weights (3 on the embeddings, 1 on the rest, 300 epochs)
+  lifts the leaf only to {T_L_e300_emb3_wd1_g150_s104_leaf} there
+  (`T_L_e300_emb3_wd1_g150_s104`) and costs the later hops of
+  long arms: G(600,6) ends at {T_L_e300_emb3_wd1_g600x6_s103} with v1 at
+  {T_L_e300_emb3_wd1_g600x6_s103_greedy_v1} and the leaf at
+  {T_L_e300_emb3_wd1_g600x6_s103_leaf} (`T_L_e300_emb3_wd1_g600x6_s103`). For Llama the
+  embedding decay itself trades the small graphs' leaf against the long arms' v1.
 - **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still
   far from its plateau halfway through (`T_L_g1200_s102_rep1`, stopped, below). Trained for

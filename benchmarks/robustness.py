@@ -332,7 +332,11 @@ def write_table(results: list[Path], json_out: Path, md_out: Path,
              "split; ddd9566, not on main, is c8287ba with a candidate Llama recipe as "
              "`RECIPES['llama']` (3 on the token embeddings, 0.3 on the other weights, at least "
              "300 epochs), committed in a frozen checkout so that the grid ran the candidate "
-             "as a default, with no flags). The done-when runs: "
+             "as a default, with no flags; acca08c gives the GPT-2 presets the fused tanh GELU "
+             "(the same function as before to float rounding) and Mamba's convolution a "
+             "hand-written backward (the same forward to the bit, gradients to float rounding), "
+             "so its runs are the same recipes trained along slightly different float paths). "
+             "The done-when runs: "
              + ", ".join(sorted({r.get("code", "?") for r in done_rows})) + ".", "",
              "Environment: " + "; ".join(sorted(envs)) + ". Wall times are of the train "
              "command (evaluation included); other jobs shared the 2-core machine during "

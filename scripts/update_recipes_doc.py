@@ -203,6 +203,14 @@ FINDINGS = """## What the runs show
   {T_L_e300_emb3_wd1_g600x6_s103_greedy_v1} and the leaf at
   {T_L_e300_emb3_wd1_g600x6_s103_leaf} (`T_L_e300_emb3_wd1_g600x6_s103`). For Llama the
   embedding decay itself trades the small graphs' leaf against the long arms' v1.
+- **Mamba on the small tuning graph fails v1 as on the test grid's G(200,5)**: today's recipe
+  ends at {T_M_g150_s104} on G(150,5) seed 104 (`T_M_g150_s104`; held-out v1 peaks mid-run and
+  falls back while every train path stays memorized; the later hops are right when v1 is
+  given). One change at a time, all short: 1 on the other weights {T_M_emb3_wd1_g150_s104}
+  (`T_M_emb3_wd1_g150_s104`), peak lr 1e-3 {T_M_lr1e3_g150_s104} (`T_M_lr1e3_g150_s104`),
+  untied embeddings {T_M_untied_g150_s104} (`T_M_untied_g150_s104`), batches of 64
+  {T_M_bs64_g150_s104} (`T_M_bs64_g150_s104`, the only one above today's). These ran under
+  acca08c (Mamba's convolution backward: the same recipe along a slightly different float path).
 - **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still
   far from its plateau halfway through (`T_L_g1200_s102_rep1`, stopped, below). Trained for

@@ -209,7 +209,8 @@ FINDINGS = """## What the runs show
   given). One change at a time, all short: 1 on the other weights {T_M_emb3_wd1_g150_s104}
   (`T_M_emb3_wd1_g150_s104`), peak lr 1e-3 {T_M_lr1e3_g150_s104} (`T_M_lr1e3_g150_s104`),
   untied embeddings {T_M_untied_g150_s104} (`T_M_untied_g150_s104`), batches of 64
-  {T_M_bs64_g150_s104} (`T_M_bs64_g150_s104`, the only one above today's). These ran under
+  {T_M_bs64_g150_s104} (`T_M_bs64_g150_s104`), 10 on the token embeddings
+  {T_M_emb10_g150_s104} (`T_M_emb10_g150_s104`); the last two are above today's, still short. These ran under
   acca08c (Mamba's convolution backward: the same recipe along a slightly different float path).
 - **A step budget and an epoch floor.** 2,400 steps of 256 examples are fewer epochs on a
   bigger graph (a G(d,5) task has about 8.75 d examples), and the larger tuning graph was still

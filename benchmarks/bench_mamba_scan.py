@@ -58,12 +58,12 @@ def main() -> None:
             model.zero_grad(set_to_none=True)
             return loss.detach(), grads
 
-        for name, fn in scans.items():  # warm-up, and the values compared
-            use(fn)
+        for name, pair in scans.items():  # warm-up, and the values compared
+            use(pair)
             results[name] = step()
         for _ in range(args.steps):
-            for name, fn in scans.items():
-                use(fn)
+            for name, pair in scans.items():
+                use(pair)
                 w, c = time.perf_counter(), time.process_time()
                 step()
                 seconds[name][0].append(time.perf_counter() - w)
@@ -73,8 +73,8 @@ def main() -> None:
         model.eval()
         with torch.no_grad():
             for rep in range(args.steps + 1):
-                for name, fn in scans.items():
-                    use(fn)
+                for name, pair in scans.items():
+                    use(pair)
                     c = time.process_time()
                     logits[name] = model(input_ids=x).logits
                     if rep:  # the first is warm-up

@@ -138,13 +138,14 @@ class _CausalConvCore(torch.autograd.Function):
         kernel, length = weight.shape[1], x.shape[-1]
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:  # x[s] reaches out[s + K - 1 - k] through weight[:, k]
-            padded = F.pad(grad_out, (0, kernel - 1))
+            grad_ahead = F.pad(grad_out, (0, kernel - 1))
             grad_x = grad_out * weight[:, kernel - 1, None]
             for k in range(kernel - 1):
-                grad_x.addcmul_(weight[:, k, None], padded[:, :, kernel - 1 - k:][..., :length])
+                shift = kernel - 1 - k
+                grad_x.addcmul_(weight[:, k, None], grad_ahead[:, :, shift:shift + length])
         if ctx.needs_input_grad[1]:
-            padded = F.pad(x, (kernel - 1, 0))
-            grad_w = torch.stack([(grad_out * padded[:, :, k:k + length]).sum((0, 2))
+            x_behind = F.pad(x, (kernel - 1, 0))
+            grad_w = torch.stack([(grad_out * x_behind[:, :, k:k + length]).sum((0, 2))
                                   for k in range(kernel)], 1)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum((0, 2))

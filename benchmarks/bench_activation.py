@@ -26,6 +26,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--vocab", type=int, default=1210)
     args = p.parse_args()
+    if args.steps < 1 or args.vocab < 11:
+        p.error(f"expected --steps >= 1 and --vocab >= 11, got {args.steps} and {args.vocab}")
 
     from hf_geommem.modeling import build_model
 
